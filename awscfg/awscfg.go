@@ -1,0 +1,125 @@
+// Package awscfg is sesmtp's one AWS configuration loader: profile, region,
+// endpoint override, retries and request logging, the way aws-cli users
+// expect them (flags first, then the AWS_* environment, then the profile).
+package awscfg
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// DefaultIAMRegion is the region the IAM client signs for when none is
+// configured: IAM is a global service of the aws partition, served from us-east-1.
+const DefaultIAMRegion = "us-east-1"
+
+// Options are the AWS settings a command was given.
+type Options struct {
+	// Profile is the shared-config profile ("" for AWS_PROFILE or default).
+	Profile string
+	// Region overrides AWS_REGION and the profile's region when set.
+	Region string
+	// EndpointURL overrides the IAM endpoint (AWS_ENDPOINT_URL_IAM and
+	// AWS_ENDPOINT_URL are honoured by the SDK when this is empty).
+	EndpointURL string
+	// Adaptive selects the SDK's adaptive retry mode, which slows down on
+	// throttling instead of failing; for batch runs.
+	Adaptive bool
+	// MaxAttempts caps attempts per call (0: the SDK default, 3).
+	MaxAttempts int
+	// Logger receives one debug line per HTTP attempt (no headers, no
+	// bodies) and the SDK's retry notices. Nil: no logging.
+	Logger *slog.Logger
+}
+
+// Load returns the AWS configuration for opts. It makes no network call.
+func Load(ctx context.Context, opts Options) (aws.Config, error) {
+	loaders := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer { return newRetryer(opts) }),
+	}
+	if opts.Profile != "" {
+		loaders = append(loaders, config.WithSharedConfigProfile(opts.Profile))
+	}
+	if opts.Region != "" {
+		loaders = append(loaders, config.WithRegion(opts.Region))
+	}
+	if opts.Logger != nil {
+		loaders = append(loaders,
+			config.WithLogger(slogAdapter{opts.Logger}),
+			config.WithClientLogMode(aws.LogRetries))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration (profile %q): %w", opts.Profile, err)
+	}
+	return cfg, nil
+}
+
+func newRetryer(opts Options) aws.Retryer {
+	if opts.Adaptive {
+		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+				if opts.MaxAttempts > 0 {
+					so.MaxAttempts = opts.MaxAttempts
+				}
+			})
+		})
+	}
+	return retry.NewStandard(func(so *retry.StandardOptions) {
+		if opts.MaxAttempts > 0 {
+			so.MaxAttempts = opts.MaxAttempts
+		}
+	})
+}
+
+// IAM returns an IAM client for cfg, honouring opts.EndpointURL and
+// logging each attempt to opts.Logger.
+func IAM(cfg aws.Config, opts Options) *iam.Client {
+	return iam.NewFromConfig(cfg, func(o *iam.Options) {
+		if o.Region == "" {
+			o.Region = DefaultIAMRegion
+		}
+		if opts.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(opts.EndpointURL)
+		}
+		if opts.Logger != nil {
+			logger := opts.Logger
+			o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+				return s.Deserialize.Add(logAttempts(logger), middleware.After)
+			})
+		}
+	})
+}
+
+// logAttempts logs the operation, URL, status and duration of each HTTP
+// attempt. It never logs headers or bodies: the Authorization header and
+// CreateAccessKey's response must not reach a log.
+func logAttempts(logger *slog.Logger) middleware.DeserializeMiddleware {
+	return middleware.DeserializeMiddlewareFunc("sesmtpLogAttempts", func(
+		ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler,
+	) (middleware.DeserializeOutput, middleware.Metadata, error) {
+		start := time.Now()
+		out, md, err := next.HandleDeserialize(ctx, in)
+		attrs := []any{"operation", awsmiddleware.GetOperationName(ctx), "duration", time.Since(start).Round(time.Millisecond)}
+		if req, ok := in.Request.(*smithyhttp.Request); ok {
+			attrs = append(attrs, "url", req.URL.Scheme+"://"+req.URL.Host+req.URL.Path)
+		}
+		if resp, ok := out.RawResponse.(*smithyhttp.Response); ok {
+			attrs = append(attrs, "status", resp.StatusCode)
+		}
+		if err != nil {
+			attrs = append(attrs, "error", err.Error())
+		}
+		logger.DebugContext(ctx, "aws request", attrs...)
+		return out, md, err
+	})
+}
