@@ -1,0 +1,236 @@
+// Package iamtest runs a local IAM endpoint for tests and demos, in the
+// spirit of net/http/httptest. It speaks the IAM Query API over HTTP
+// (form-encoded POST in, XML out, IAM's error codes and HTTP statuses) so
+// that tests drive the real aws-sdk-go-v2 IAM client end to end. It checks
+// the SigV4 Authorization header's access key and a per-caller allow-list
+// of actions, injects faults, logs calls and exposes its state to tests.
+package iamtest
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Namespace is the XML namespace of every IAM response.
+const Namespace = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+// APIVersion is the only IAM API version the server accepts.
+const APIVersion = "2010-05-08"
+
+// The credentials every server knows unless told otherwise: AWS's documented
+// example key pair, belonging to the caller user "admin" with every action allowed.
+const (
+	DefaultAccessKeyID     = "AKIAIOSFODNN7EXAMPLE"
+	DefaultSecretAccessKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	DefaultCallerName      = "admin"
+	DefaultAccountID       = "123456789012"
+)
+
+// Caller is an identity the server accepts requests from.
+type Caller struct {
+	// AccessKeyID and SecretAccessKey sign the caller's requests.
+	AccessKeyID     string
+	SecretAccessKey string
+	// UserName names the caller in AccessDenied messages.
+	UserName string
+	// Allow lists the actions ("iam:CreateUser" or "CreateUser") the caller
+	// may perform; nil allows every action.
+	Allow []string
+	// Expired makes every request answer ExpiredToken.
+	Expired bool
+}
+
+func (c Caller) allowed(action string) bool {
+	if c.Allow == nil {
+		return true
+	}
+	for _, a := range c.Allow {
+		if strings.TrimPrefix(a, "iam:") == action || a == "iam:*" || a == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithAccountID sets the account id used in ARNs (default DefaultAccountID).
+func WithAccountID(id string) Option { return func(s *Server) { s.account = id } }
+
+// WithCaller adds (or, for a known access key id, replaces) a caller.
+func WithCaller(c Caller) Option {
+	return func(s *Server) { s.callers[c.AccessKeyID] = c }
+}
+
+// WithoutDefaultCaller removes the default caller, so only callers added with
+// WithCaller are accepted.
+func WithoutDefaultCaller() Option {
+	return func(s *Server) { delete(s.callers, DefaultAccessKeyID) }
+}
+
+// Server is a running local IAM endpoint. Its methods are safe for
+// concurrent use.
+type Server struct {
+	// URL is the base URL of the endpoint, e.g. http://127.0.0.1:41234.
+	URL string
+
+	http    *httptest.Server
+	account string
+
+	mu      sync.Mutex // guards everything below
+	callers map[string]Caller
+	state   *state
+	faults  []*faultRule
+	calls   []Call
+}
+
+// NewServer starts a server on 127.0.0.1 and returns it; Close stops it.
+func NewServer(opts ...Option) *Server {
+	s := newServer(opts...)
+	s.http = httptest.NewServer(s)
+	s.URL = s.http.URL
+	return s
+}
+
+// NewUnstartedServer returns a server that is not yet listening, for
+// callers that serve it themselves (see Handler).
+func NewUnstartedServer(opts ...Option) *Server { return newServer(opts...) }
+
+func newServer(opts ...Option) *Server {
+	s := &Server{
+		account: DefaultAccountID,
+		callers: map[string]Caller{DefaultAccessKeyID: {
+			AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey, UserName: DefaultCallerName,
+		}},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.state = newState(s.account)
+	return s
+}
+
+// Close shuts the server down and waits for its requests to finish.
+func (s *Server) Close() {
+	if s.http != nil {
+		s.http.Close()
+	}
+}
+
+// ServeHTTP answers one IAM Query API request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		writeError(w, newRequestID(), &apiError{Status: 405, Type: "Sender", Code: "InvalidHttpMethod", Message: "Use POST."})
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeError(w, newRequestID(), errValidation("could not parse the request body: %v", err))
+		return
+	}
+	req := &request{action: r.Form.Get("Action"), form: r.Form, id: newRequestID()}
+	caller, aerr := s.authenticate(r, req.action)
+	if aerr != nil {
+		s.record(Call{Action: req.action, UserName: req.form.Get("UserName"), Outcome: aerr.Code})
+		writeError(w, req.id, aerr)
+		return
+	}
+	req.caller = caller
+	s.serve(r.Context(), w, req)
+}
+
+// serve applies faults around the action and writes its answer.
+func (s *Server) serve(ctx context.Context, w http.ResponseWriter, req *request) {
+	call := Call{Action: req.action, UserName: req.form.Get("UserName"), Caller: req.caller.UserName}
+	faults := s.matchFaults(call)
+	for _, f := range faults {
+		if f.Kind == Delay && !sleep(ctx, f.Delay) {
+			call.Outcome = "canceled"
+			s.record(call)
+			return
+		}
+	}
+	before := firstOf(faults, FailBefore, DropBefore)
+	if before != nil {
+		call.Outcome, call.Fault = outcomeOf(before), before.Kind
+		s.record(call)
+		if before.Kind == DropBefore {
+			dropConnection(w)
+			return
+		}
+		writeError(w, req.id, before.apiError())
+		return
+	}
+	result, aerr := s.perform(req)
+	call.Outcome = "ok"
+	if aerr != nil {
+		call.Outcome = aerr.Code
+	}
+	after := firstOf(faults, FailAfter, DropAfter)
+	if after != nil && aerr == nil {
+		call.Outcome, call.Fault = "performed, then "+outcomeOf(after), after.Kind
+		s.record(call)
+		if after.Kind == DropAfter {
+			dropConnection(w)
+			return
+		}
+		writeError(w, req.id, after.apiError())
+		return
+	}
+	s.record(call)
+	if aerr != nil {
+		writeError(w, req.id, aerr)
+		return
+	}
+	writeResult(w, req.action, req.id, result)
+}
+
+// perform runs the action under the state lock.
+func (s *Server) perform(req *request) (any, *apiError) {
+	if v := req.form.Get("Version"); v != APIVersion {
+		return nil, &apiError{Status: 400, Type: "Sender", Code: "InvalidParameterValue",
+			Message: "The Version parameter must be " + APIVersion + "."}
+	}
+	op, ok := operations[req.action]
+	if !ok {
+		return nil, &apiError{Status: 400, Type: "Sender", Code: "InvalidAction",
+			Message: "Could not find operation " + req.action + " for version " + APIVersion}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return op(s.state, req)
+}
+
+// sleep waits for d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// dropConnection closes the client's connection without an answer, as a
+// network failure would: the client cannot tell whether the call happened.
+func dropConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // reset, not a clean close
+	}
+	_ = conn.Close()
+}
