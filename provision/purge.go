@@ -1,0 +1,204 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+)
+
+// purgeScope says how much a purger removes before DeleteUser.
+type purgeScope int
+
+const (
+	// purgeOwn removes what sesmtp gives a user: keys, inline policies,
+	// group memberships. It is what rollback needs.
+	purgeOwn purgeScope = iota
+	// purgeAll also removes everything else IAM requires gone first:
+	// managed policies, login profile, signing certificates, SSH keys,
+	// service-specific credentials and MFA devices.
+	purgeAll
+)
+
+// purger deletes one user and what IAM requires deleted first, recording
+// each removal. Every step tolerates NoSuchEntity, so a second run after a
+// partial failure finishes the job.
+type purger struct {
+	c    IAMAPI
+	user string
+	done []string
+	gone bool // the user no longer exists
+}
+
+func (p *purger) purge(ctx context.Context, scope purgeScope) error {
+	steps := []func(context.Context) error{p.accessKeys, p.inlinePolicies, p.groups}
+	if scope == purgeAll {
+		steps = append(steps, p.attachedPolicies, p.loginProfile, p.signingCertificates, p.sshKeys, p.serviceCredentials, p.mfaDevices)
+	}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return err
+		}
+		if p.gone {
+			return nil
+		}
+	}
+	_, err := p.c.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(p.user)})
+	if err != nil && !isNoSuchEntity(err) {
+		return awsError("DeleteUser", fmt.Sprintf("%q", p.user), err)
+	}
+	if err == nil {
+		p.done = append(p.done, fmt.Sprintf("user %q", p.user))
+	}
+	return nil
+}
+
+// listed handles a listing's error: a missing user ends the purge.
+func (p *purger) listed(action string, err error) error {
+	if isNoSuchEntity(err) {
+		p.gone = true
+		return nil
+	}
+	return awsError(action, fmt.Sprintf("of user %q", p.user), err)
+}
+
+// removed records a deletion, tolerating one that already happened.
+func (p *purger) removed(action, what string, err error) error {
+	if err != nil && !isNoSuchEntity(err) {
+		return awsError(action, what, err)
+	}
+	if err == nil {
+		p.done = append(p.done, what)
+	}
+	return nil
+}
+
+func (p *purger) accessKeys(ctx context.Context) error {
+	out, err := p.c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(p.user)})
+	if err != nil {
+		return p.listed("ListAccessKeys", err)
+	}
+	for _, k := range out.AccessKeyMetadata {
+		_, err := p.c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(p.user), AccessKeyId: k.AccessKeyId})
+		if err := p.removed("DeleteAccessKey", "access key "+aws.ToString(k.AccessKeyId), err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *purger) inlinePolicies(ctx context.Context) error {
+	out, err := p.c.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String(p.user)})
+	if err != nil {
+		return p.listed("ListUserPolicies", err)
+	}
+	for _, name := range out.PolicyNames {
+		_, err := p.c.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(p.user), PolicyName: aws.String(name)})
+		if err := p.removed("DeleteUserPolicy", fmt.Sprintf("inline policy %q", name), err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *purger) groups(ctx context.Context) error {
+	out, err := p.c.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: aws.String(p.user)})
+	if err != nil {
+		return p.listed("ListGroupsForUser", err)
+	}
+	for _, g := range out.Groups {
+		_, err := p.c.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{UserName: aws.String(p.user), GroupName: g.GroupName})
+		if err := p.removed("RemoveUserFromGroup", fmt.Sprintf("membership of group %q", aws.ToString(g.GroupName)), err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *purger) attachedPolicies(ctx context.Context) error {
+	out, err := p.c.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(p.user)})
+	if err != nil {
+		return p.listed("ListAttachedUserPolicies", err)
+	}
+	for _, ap := range out.AttachedPolicies {
+		_, err := p.c.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String(p.user), PolicyArn: ap.PolicyArn})
+		if err := p.removed("DetachUserPolicy", "managed policy "+aws.ToString(ap.PolicyArn), err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *purger) loginProfile(ctx context.Context) error {
+	_, err := p.c.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(p.user)})
+	return p.removed("DeleteLoginProfile", "console password (login profile)", err)
+}
+
+func (p *purger) signingCertificates(ctx context.Context) error {
+	out, err := p.c.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{UserName: aws.String(p.user)})
+	if err != nil {
+		return p.listed("ListSigningCertificates", err)
+	}
+	for _, cert := range out.Certificates {
+		_, err := p.c.DeleteSigningCertificate(ctx, &iam.DeleteSigningCertificateInput{UserName: aws.String(p.user), CertificateId: cert.CertificateId})
+		if err := p.removed("DeleteSigningCertificate", "signing certificate "+aws.ToString(cert.CertificateId), err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *purger) sshKeys(ctx context.Context) error {
+	out, err := p.c.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: aws.String(p.user)})
+	if err != nil {
+		return p.listed("ListSSHPublicKeys", err)
+	}
+	for _, k := range out.SSHPublicKeys {
+		_, err := p.c.DeleteSSHPublicKey(ctx, &iam.DeleteSSHPublicKeyInput{UserName: aws.String(p.user), SSHPublicKeyId: k.SSHPublicKeyId})
+		if err := p.removed("DeleteSSHPublicKey", "SSH public key "+aws.ToString(k.SSHPublicKeyId), err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *purger) serviceCredentials(ctx context.Context) error {
+	out, err := p.c.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: aws.String(p.user)})
+	if err != nil {
+		return p.listed("ListServiceSpecificCredentials", err)
+	}
+	for _, sc := range out.ServiceSpecificCredentials {
+		_, err := p.c.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{
+			UserName: aws.String(p.user), ServiceSpecificCredentialId: sc.ServiceSpecificCredentialId})
+		if err := p.removed("DeleteServiceSpecificCredential", "service-specific credential "+aws.ToString(sc.ServiceSpecificCredentialId), err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *purger) mfaDevices(ctx context.Context) error {
+	out, err := p.c.ListMFADevices(ctx, &iam.ListMFADevicesInput{UserName: aws.String(p.user)})
+	if err != nil {
+		return p.listed("ListMFADevices", err)
+	}
+	for _, d := range out.MFADevices {
+		serial := aws.ToString(d.SerialNumber)
+		_, err := p.c.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String(p.user), SerialNumber: d.SerialNumber})
+		if err := p.removed("DeactivateMFADevice", "MFA device "+serial, err); err != nil {
+			return err
+		}
+		if isVirtualMFA(serial) {
+			_, err := p.c.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: d.SerialNumber})
+			if err := p.removed("DeleteVirtualMFADevice", "virtual MFA device "+serial, err); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// isVirtualMFA reports whether serial names a virtual MFA device (an ARN);
+// hardware devices have plain serial numbers.
+func isVirtualMFA(serial string) bool { return len(serial) > 4 && serial[:4] == "arn:" }
