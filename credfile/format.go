@@ -110,11 +110,11 @@ type jsonFile struct {
 }
 
 type jsonEndpoint struct {
-	Region        string `json:"region"`
-	Host          string `json:"host"`
-	Port          int    `json:"port"`
-	TLSPort       int    `json:"tls_port"`
-	SMTPPassword  string `json:"smtp_password"`
+	Region       string `json:"region"`
+	Host         string `json:"host"`
+	Port         int    `json:"port"`
+	TLSPort      int    `json:"tls_port"`
+	SMTPPassword string `json:"smtp_password"`
 }
 
 func renderJSON(w io.Writer, creds Credentials, opts Options) error {

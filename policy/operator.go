@@ -13,7 +13,7 @@ var operatorActions = map[string][]string{
 		"iam:PutUserPolicy", "iam:CreateAccessKey", "iam:ListAccessKeys",
 		"iam:GetGroup", "iam:CreateGroup", "iam:PutGroupPolicy", "iam:AddUserToGroup",
 		// rollback
-		"iam:DeleteAccessKey", "iam:DeleteUserPolicy", "iam:RemoveUserFromGroup",
+		"iam:ListUserPolicies", "iam:ListGroupsForUser", "iam:DeleteAccessKey", "iam:DeleteUserPolicy", "iam:RemoveUserFromGroup",
 		"iam:DeleteGroupPolicy", "iam:DeleteGroup", "iam:DeleteUser",
 	},
 	"delete": {

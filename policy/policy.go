@@ -25,10 +25,10 @@ type Document struct {
 // Statement is one statement of a Document. Action and Resource marshal as
 // a single string when they hold one value, as the IAM console writes them.
 type Statement struct {
-	Sid       string                       `json:"Sid,omitempty"`
-	Effect    string                       `json:"Effect"`
-	Action    Strings                      `json:"Action"`
-	Resource  Strings                      `json:"Resource"`
+	Sid       string                        `json:"Sid,omitempty"`
+	Effect    string                        `json:"Effect"`
+	Action    Strings                       `json:"Action"`
+	Resource  Strings                       `json:"Resource"`
 	Condition map[string]map[string]Strings `json:"Condition,omitempty"`
 }
 

@@ -35,9 +35,9 @@ func (e *APIError) Error() string {
 	if e.Target != "" {
 		b.WriteString(" " + e.Target)
 	}
-	b.WriteString(": " + e.Err.Error())
+	b.WriteString(": " + strings.TrimSuffix(e.Err.Error(), "."))
 	if e.Hint != "" {
-		b.WriteString(". " + e.Hint)
+		b.WriteString("; " + e.Hint)
 	}
 	return b.String()
 }

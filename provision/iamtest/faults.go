@@ -50,7 +50,8 @@ type Fault struct {
 	Nth int
 	// Count is how many matching calls from the Nth on it applies to (0 is 1).
 	Count int
-	// Match, if set, further restricts the calls it applies to.
+	// Match, if set, further restricts the calls it applies to. It may call
+	// the Server's methods (to change state at that moment, say).
 	Match func(Call) bool
 	// Kind is what it does.
 	Kind FaultKind
@@ -69,22 +70,22 @@ type faultRule struct {
 // Inject adds a fault rule. Rules apply in the order they were added; a
 // call can be delayed by one rule and failed by another.
 func (s *Server) Inject(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
 	s.faults = append(s.faults, &faultRule{Fault: f})
 }
 
 // ClearFaults removes every fault rule.
 func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
 	s.faults = nil
 }
 
 // matchFaults counts call against every rule and returns the rules that fire.
 func (s *Server) matchFaults(c Call) []Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
 	var fire []Fault
 	for _, r := range s.faults {
 		if r.Action != "" && r.Action != c.Action || r.Match != nil && !r.Match(c) {

@@ -23,6 +23,7 @@ func createAccessKey(st *state, req *request) (any, *apiError) {
 	}
 	k := AccessKey{ID: newAccessKeyID(), SecretAccessKey: newSecret(), Status: "Active", Created: time.Now().UTC().Truncate(time.Second)}
 	u.AccessKeys = append(u.AccessKeys, k)
+	st.issued = append(st.issued, k.SecretAccessKey)
 	return accessKeyResult{accessKeyXML{UserName: u.Name, AccessKeyID: k.ID, Status: k.Status,
 		SecretAccessKey: k.SecretAccessKey, CreateDate: isoTime(k.Created)}}, nil
 }

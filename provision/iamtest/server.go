@@ -83,11 +83,15 @@ type Server struct {
 	http    *httptest.Server
 	account string
 
-	mu      sync.Mutex // guards everything below
+	mu      sync.Mutex // guards callers, state and calls
 	callers map[string]Caller
 	state   *state
-	faults  []*faultRule
 	calls   []Call
+
+	// faultMu guards faults; it is apart from mu so that a Fault's Match
+	// can call the Server's methods.
+	faultMu sync.Mutex
+	faults  []*faultRule
 }
 
 // NewServer starts a server on 127.0.0.1 and returns it; Close stops it.

@@ -61,6 +61,7 @@ type Group struct {
 
 type state struct {
 	account string
+	issued  []string          // every secret access key ever issued, for leak checks
 	users   map[string]*User  // by lower-case name
 	groups  map[string]*Group // by lower-case name
 }
@@ -182,6 +183,14 @@ func (s *Server) Groups() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// IssuedSecrets returns every secret access key the server has issued,
+// deleted ones included, so tests can assert none leaked into output.
+func (s *Server) IssuedSecrets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.state.issued)
 }
 
 // KeyCount returns how many access keys all users hold together.

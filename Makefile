@@ -1,0 +1,38 @@
+# sesmtp: `make demo` runs the main job against a local IAM endpoint,
+# `make test` runs every test. Both need only Go.
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 60s
+
+.PHONY: build test lint bench fuzz demo docs clean
+
+build:
+	$(GO) build -o bin/sesmtp .
+	$(GO) build -o bin/iam-local ./provision/iamtest/cmd/iam-local
+
+test:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Each fuzz target for $(FUZZTIME); not part of CI.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzPasswords$$' -fuzztime $(FUZZTIME) ./derive
+
+demo: build
+	./scripts/demo.sh
+
+# Regenerate docs/reference.md from the CLI definitions.
+docs:
+	$(GO) test -run '^TestReferenceDocUpToDate$$' -update-docs .
+
+clean:
+	rm -rf bin

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/urfave/cli/v2"
+
+	"github.com/sesmtp/sesmtp/awscfg"
+	"github.com/sesmtp/sesmtp/credfile"
+	"github.com/sesmtp/sesmtp/derive"
+	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/policy"
+	"github.com/sesmtp/sesmtp/provision"
+)
+
+const (
+	flagPath                = "path"
+	flagTag                 = "tag"
+	flagPermissionsBoundary = "permissions-boundary"
+	flagPolicyName          = "policy-name"
+	flagGroup               = "group"
+	flagOut                 = "out"
+	flagFormat              = "format"
+	flagIncludeSecretKey    = "include-secret-key"
+	defaultOut              = "credentials.csv"
+	// defaultUserLayout is the console's default user name, in UTC.
+	defaultUserLayout = "ses-smtp-user.20060102-150405"
+)
+
+func createCommand(io stdio) *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: flagUser, Usage: "IAM user to create (default: ses-smtp-user.YYYYMMDD-HHMMSS, UTC, as the console names it)"},
+		regionFlag("SES region(s) to derive the SMTP password for"),
+		allowUnknownRegionFlag(),
+		&cli.StringFlag{Name: flagPath, Usage: "IAM path for the user, e.g. /smtp/"},
+		&cli.StringSliceFlag{Name: flagTag, Usage: "tag the user KEY=VALUE (repeatable)"},
+		&cli.StringFlag{Name: flagPermissionsBoundary, Usage: "managed policy ARN to set as the user's permissions boundary"},
+		&cli.StringFlag{Name: flagPolicyName, Value: provision.DefaultPolicyName, Usage: "name of the inline sending policy"},
+		&cli.StringFlag{Name: flagGroup, Usage: "put the user in this group instead of giving it an inline policy; the group is created with the sending policy if missing (the console uses " + provision.ConsoleGroupName + ")"},
+	}
+	flags = append(flags, senderPolicyFlags()...)
+	flags = append(flags, fileFlags()...)
+	flags = append(flags,
+		&cli.BoolFlag{Name: flagDryRun, Usage: "print the IAM calls and the exact policy JSON, and change nothing"},
+		outputFlag(),
+	)
+	flags = append(flags, awsFlags()...)
+	return &cli.Command{
+		Name:      "create",
+		Usage:     `create an SMTP user, its key and its credentials file (the console's "Create SMTP credentials")`,
+		UsageText: "sesmtp create [--user NAME] [--region R]... [--out FILE] [--format csv|json|env|postfix|url] [options]",
+		Description: `Does what the SES console does: checks the user name is free (iam:ListUsers),
+creates the IAM user (iam:CreateUser), gives it the sending policy (iam:PutUserPolicy,
+or group membership with --group) and an access key (iam:CreateAccessKey), derives
+the SMTP password for each --region, and writes the credentials file: the only copy
+of the password. The SMTP username is the access key id.
+
+The file is checked before any IAM call, created 0600 (directories 0700), written
+to a temporary file, fsynced and linked into place: it is never half-written and
+never overwrites an existing file unless --force.
+
+If anything fails after the user exists, sesmtp deletes what it created and exits 1;
+if that cleanup fails too, it exits 4 and prints what remains and the command that
+removes it. It never leaves an access key whose secret nobody has.
+
+The user is tagged sesmtp:managed-by=sesmtp and sesmtp:run-id=<random>.
+
+EXAMPLES:
+   sesmtp create --region eu-west-1
+   sesmtp create --user billing-mailer --region eu-west-1,us-east-1 --out secrets/billing.env --format env
+   sesmtp create --user app --from-address 'noreply@example.com' --tag team=payments
+   sesmtp create --user app --dry-run`,
+		Flags:  flags,
+		Action: func(c *cli.Context) error { return runCreate(c, io) },
+	}
+}
+
+// fileFlags are the credentials-file flags of create and rotate.
+func fileFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagOut, Value: defaultOut, Usage: "credentials file to write, - for stdout"},
+		&cli.StringFlag{Name: flagFormat, Value: string(credfile.CSV), Usage: "file format: csv (the console's), json, env, postfix (sasl_passwd) or url"},
+		&cli.BoolFlag{Name: flagForce, Usage: "overwrite an existing credentials file"},
+		&cli.BoolFlag{Name: flagIncludeSecretKey, Usage: "also write the secret access key (SMTP needs only the password)"},
+	}
+}
+
+// fileTarget is where and how the credentials go.
+type fileTarget struct {
+	path   string
+	format credfile.Format
+	force  bool
+	opts   credfile.Options
+}
+
+// readFileTarget reads and checks the file flags; it creates nothing.
+func readFileTarget(c *cli.Context) (fileTarget, error) {
+	f, err := credfile.ParseFormat(c.String(flagFormat))
+	if err != nil {
+		return fileTarget{}, exitcode.UsageError(err)
+	}
+	t := fileTarget{path: c.String(flagOut), format: f, force: c.Bool(flagForce),
+		opts: credfile.Options{IncludeSecretKey: c.Bool(flagIncludeSecretKey)}}
+	if t.opts.IncludeSecretKey && (f == credfile.Postfix || f == credfile.URL) {
+		return fileTarget{}, exitcode.UsageError(fmt.Errorf("--include-secret-key needs the csv, json or env format; %s has no place for it", f))
+	}
+	if err := credfile.Check(t.path, t.force); err != nil {
+		return fileTarget{}, exitcode.UsageError(err)
+	}
+	return t, nil
+}
+
+// deliver renders creds and writes them to the target.
+func (t fileTarget) deliver(io stdio, creds credfile.Credentials) error {
+	var buf bytes.Buffer
+	if err := credfile.Render(&buf, t.format, creds, t.opts); err != nil {
+		return err
+	}
+	if t.path == credfile.Stdout {
+		_, err := io.out.Write(buf.Bytes())
+		return err
+	}
+	return credfile.Write(t.path, buf.Bytes(), t.force)
+}
+
+func runCreate(c *cli.Context, io stdio) error {
+	if c.Args().Present() {
+		return exitcode.UsageError(fmt.Errorf("unexpected argument %q (the user name goes in --user)", c.Args().First()))
+	}
+	in, target, format, err := readCreateInput(c, io)
+	if err != nil {
+		return err
+	}
+	if c.Bool(flagDryRun) {
+		plan, err := provision.PlanCreate(in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(io.err, "dry run: nothing will be changed; sesmtp create would:")
+		for _, step := range plan {
+			fmt.Fprintln(io.out, step)
+		}
+		fmt.Fprintf(io.out, "write the credentials file %s (%s, mode 0600)\n", target.path, target.format)
+		return nil
+	}
+	opts := awsOptions(c, io)
+	client, err := iamClient(c.Context, opts)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(c)
+	defer cancel()
+	in.Deliver = func(_ context.Context, creds credfile.Credentials) error { return target.deliver(io, creds) }
+	res, err := provision.Create(ctx, client, in)
+	if err != nil {
+		return err
+	}
+	printCreateSummary(io, res, target)
+	if format == outputJSON {
+		return writeJSON(io, createOutput{CreateResult: res, File: target.path, Format: string(target.format)})
+	}
+	return nil
+}
+
+// createOutput is create's --output json result. It holds no secret.
+type createOutput struct {
+	provision.CreateResult
+	File   string `json:"file"`
+	Format string `json:"format"`
+}
+
+func writeJSON(io stdio, v any) error {
+	enc := json.NewEncoder(io.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// iamClient loads the AWS configuration and returns an IAM client.
+func iamClient(ctx context.Context, opts awscfg.Options) (*iam.Client, error) {
+	cfg, err := awscfg.Load(ctx, opts)
+	if err != nil {
+		return nil, exitcode.UsageError(err)
+	}
+	return awscfg.IAM(cfg, opts), nil
+}
+
+func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarget, string, error) {
+	var in provision.CreateInput
+	format, err := outputFormat(c)
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
+	target, err := readFileTarget(c)
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
+	if target.path == credfile.Stdout && format == outputJSON {
+		return in, fileTarget{}, "", exitcode.UsageError(errors.New("--out - and --output json both want stdout; write the file elsewhere"))
+	}
+	configured := ""
+	if len(c.StringSlice(flagRegion)) == 0 {
+		if configured, err = configuredRegion(c, io); err != nil {
+			return in, fileTarget{}, "", err
+		}
+	}
+	regions, err := sesRegions(c, configured)
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
+	doc, err := policy.Sender(senderOptions(c))
+	if err != nil {
+		return in, fileTarget{}, "", exitcode.UsageError(err)
+	}
+	var tags []provision.Tag
+	for _, s := range c.StringSlice(flagTag) {
+		t, err := provision.ParseTag(s)
+		if err != nil {
+			return in, fileTarget{}, "", err
+		}
+		tags = append(tags, t)
+	}
+	user := c.String(flagUser)
+	if !c.IsSet(flagUser) {
+		user = io.now().UTC().Format(defaultUserLayout)
+	}
+	in = provision.CreateInput{
+		UserName: user, Path: c.String(flagPath), Tags: tags, PermissionsBoundary: c.String(flagPermissionsBoundary),
+		Policy: doc, PolicyName: c.String(flagPolicyName), Group: c.String(flagGroup), Regions: regions,
+	}
+	return in, target, format, in.Validate()
+}
+
+func printCreateSummary(io stdio, res provision.CreateResult, target fileTarget) {
+	w := io.err
+	fmt.Fprintf(w, "Created SMTP credentials for IAM user %s (%s)\n", res.UserName, res.UserARN)
+	fmt.Fprintf(w, "  SMTP username: %s (the access key id)\n", res.AccessKeyID)
+	var eps []string
+	for _, r := range res.Regions {
+		eps = append(eps, fmt.Sprintf("%s:%d", derive.Endpoint(r), derive.PortSubmission))
+	}
+	fmt.Fprintf(w, "  SMTP endpoint: %s\n", strings.Join(eps, ", "))
+	if res.Group != "" {
+		created := ""
+		if res.GroupCreated {
+			created = ", created with the sending policy"
+		}
+		fmt.Fprintf(w, "  access:        member of group %s%s\n", res.Group, created)
+	} else {
+		fmt.Fprintf(w, "  access:        inline policy %s\n", res.PolicyName)
+	}
+	if target.path == credfile.Stdout {
+		fmt.Fprintln(w, "  credentials:   written to stdout: the only copy of the password")
+	} else {
+		fmt.Fprintf(w, "  credentials:   %s (%s, mode 0600): the only copy of the password\n", target.path, target.format)
+		fmt.Fprintf(w, "Next: sesmtp verify --credentials %s\n", target.path)
+	}
+}

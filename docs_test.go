@@ -1,0 +1,27 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var updateDocs = flag.Bool("update-docs", false, "regenerate docs/reference.md")
+
+// TestReferenceDocUpToDate keeps docs/reference.md, generated from the CLI
+// definitions, in step with them. Regenerate with `make docs`.
+func TestReferenceDocUpToDate(t *testing.T) {
+	md, err := newApp(stdio{}).ToMarkdown()
+	require.NoError(t, err)
+	md = "<!-- Generated from the CLI definitions by `make docs`; do not edit. -->\n\n" + md
+	const path = "docs/reference.md"
+	if *updateDocs {
+		require.NoError(t, os.WriteFile(path, []byte(md), 0o644))
+	}
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, md, string(got), "docs/reference.md is stale: run make docs")
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/sesmtp/sesmtp/derive"
+	"github.com/sesmtp/sesmtp/provision/iamtest"
+)
+
+// fixedNow is the clock of every test run: default user names derive from it.
+var fixedNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+// result is what one sesmtp run produced.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs sesmtp in-process with args and stdin.
+func runCLI(t testing.TB, stdin string, args ...string) result {
+	t.Helper()
+	return runCLIContext(t, t.Context(), stdin, args...)
+}
+
+func runCLIContext(t testing.TB, ctx context.Context, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(ctx, append([]string{"sesmtp"}, args...), stdio{
+		in: strings.NewReader(stdin), out: &out, err: &errOut, now: func() time.Time { return fixedNow },
+	})
+	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
+// assertNoSecrets fails if any secret the endpoint issued, or any SMTP
+// password derived from one, appears in texts.
+func assertNoSecrets(t testing.TB, e *iamtest.Endpoint, texts ...string) {
+	t.Helper()
+	if e.Server == nil {
+		return
+	}
+	secrets := e.Server.IssuedSecrets()
+	for _, s := range secrets {
+		forbidden := []string{s, derive.PasswordV2(s)}
+		for _, r := range derive.Regions() {
+			forbidden = append(forbidden, derive.PasswordV4(s, r))
+		}
+		for _, text := range texts {
+			for _, f := range forbidden {
+				if strings.Contains(text, f) {
+					t.Errorf("a secret or SMTP password leaked into output:\n%s", text)
+					return
+				}
+			}
+		}
+	}
+	for _, text := range texts {
+		assert.NotContains(t, text, iamtest.DefaultSecretAccessKey, "the operator's own secret leaked")
+	}
+}
+
+// unsetenv removes a variable for the rest of a test that has already
+// registered its restoration with t.Setenv.
+func unsetenv(key string) error { return os.Unsetenv(key) }

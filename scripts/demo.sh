@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The main job, end to end, on a fresh machine with no AWS account: start the
+# local IAM endpoint, create SMTP credentials against it, show the file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+iam_pid=
+cleanup() {
+  [ -n "$iam_pid" ] && kill "$iam_pid" 2>/dev/null && wait "$iam_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The demo's AWS set-up: AWS's documented example credentials, which the
+# local endpoint accepts, and nothing from this machine's ~/.aws.
+export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+
+bin/iam-local --port 0 --url-file "$work/url" > "$work/iam-local.log" 2>&1 &
+iam_pid=$!
+for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
+[ -s "$work/url" ] || { echo "iam-local did not start:"; cat "$work/iam-local.log"; exit 1; }
+export AWS_ENDPOINT_URL_IAM=$(cat "$work/url")
+echo "== local IAM endpoint at $AWS_ENDPOINT_URL_IAM"
+
+run() { echo; echo "\$ $*"; "$@"; }
+
+run bin/sesmtp create --user demo-mailer --region eu-west-1,us-east-1 --out "$work/smtp/credentials.csv"
+run ls -l "$work/smtp/credentials.csv"
+run cat "$work/smtp/credentials.csv"
+
+echo; echo "# Creating it again is refused (exit 2), and nothing changes:"
+run bin/sesmtp create --user demo-mailer --region eu-west-1 --out "$work/other.csv" || echo "exit code: $?"
+
+echo; echo "# derive computes an SMTP password locally from a secret key (read from the environment"
+echo "# or stdin, never argv). For AWS's documented example key AWS publishes BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9:"
+run bin/sesmtp derive --region us-east-1 < /dev/null
