@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/stretchr/testify/assert"
 
 	"github.com/sesmtp/sesmtp/derive"
@@ -68,3 +69,5 @@ func assertNoSecrets(t testing.TB, e *iamtest.Endpoint, texts ...string) {
 // unsetenv removes a variable for the rest of a test that has already
 // registered its restoration with t.Setenv.
 func unsetenv(key string) error { return os.Unsetenv(key) }
+
+func groupInput(name string) *iam.CreateGroupInput { return &iam.CreateGroupInput{GroupName: &name} }

@@ -97,6 +97,9 @@ func newApp(io stdio) *cli.App {
 		ExitErrHandler:       func(*cli.Context, error) {}, // run picks the exit code
 		Commands: []*cli.Command{
 			createCommand(io),
+			rotateCommand(io),
+			deleteCommand(io),
+			listCommand(io),
 			deriveCommand(io),
 			policyCommand(io),
 		},

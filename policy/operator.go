@@ -4,39 +4,53 @@ import (
 	"slices"
 )
 
-// operatorActions lists every IAM action sesmtp's commands call, by the
-// command that needs it. provision's tests check that each IAM call they
-// observe is listed here, so the operator policy cannot fall behind.
-var operatorActions = map[string][]string{
-	"create": {
-		"iam:ListUsers", "iam:GetUser", "iam:CreateUser", "iam:TagUser",
+// The IAM actions of sesmtp's flows, by step. provision's end-to-end tests
+// run each command as a caller allowed only CommandActions(command), so a
+// call missing here fails with AccessDenied there.
+var (
+	// createActions: the console flow, the group variant and the rollback.
+	createActions = []string{
+		"iam:ListUsers", "iam:GetUser", "iam:CreateUser",
 		"iam:PutUserPolicy", "iam:CreateAccessKey", "iam:ListAccessKeys",
 		"iam:GetGroup", "iam:CreateGroup", "iam:PutGroupPolicy", "iam:AddUserToGroup",
-		// rollback
-		"iam:ListUserPolicies", "iam:ListGroupsForUser", "iam:DeleteAccessKey", "iam:DeleteUserPolicy", "iam:RemoveUserFromGroup",
-		"iam:DeleteGroupPolicy", "iam:DeleteGroup", "iam:DeleteUser",
-	},
-	"delete": {
-		"iam:GetUser", "iam:ListAccessKeys", "iam:DeleteAccessKey",
-		"iam:ListUserPolicies", "iam:GetUserPolicy", "iam:DeleteUserPolicy",
-		"iam:ListAttachedUserPolicies", "iam:DetachUserPolicy",
-		"iam:ListGroupsForUser", "iam:RemoveUserFromGroup",
-		"iam:GetLoginProfile", "iam:DeleteLoginProfile",
-		"iam:ListSigningCertificates", "iam:DeleteSigningCertificate",
-		"iam:ListSSHPublicKeys", "iam:DeleteSSHPublicKey",
-		"iam:ListServiceSpecificCredentials", "iam:DeleteServiceSpecificCredential",
-		"iam:ListMFADevices", "iam:DeactivateMFADevice", "iam:DeleteVirtualMFADevice",
-		"iam:DeleteUser",
-	},
-	"rotate": {
+		"iam:ListUserPolicies", "iam:ListGroupsForUser", "iam:DeleteAccessKey", "iam:DeleteUserPolicy",
+		"iam:RemoveUserFromGroup", "iam:DeleteGroupPolicy", "iam:DeleteGroup", "iam:DeleteUser",
+	}
+	// inspectActions read everything a user holds (delete's safety check,
+	// rotate's saved configuration).
+	inspectActions = []string{
 		"iam:GetUser", "iam:ListUserPolicies", "iam:GetUserPolicy", "iam:ListGroupsForUser",
-		"iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey",
-		"iam:CreateUser", "iam:PutUserPolicy", "iam:AddUserToGroup",
-	},
-	"list": {
+		"iam:ListGroupPolicies", "iam:GetGroupPolicy", "iam:ListAttachedUserPolicies", "iam:ListAccessKeys",
+		"iam:GetLoginProfile", "iam:ListSigningCertificates", "iam:ListSSHPublicKeys",
+		"iam:ListServiceSpecificCredentials", "iam:ListMFADevices",
+	}
+	// purgeActions remove a user and what IAM requires gone first.
+	purgeActions = []string{
+		"iam:DeleteAccessKey", "iam:DeleteUserPolicy", "iam:RemoveUserFromGroup", "iam:DetachUserPolicy",
+		"iam:DeleteLoginProfile", "iam:DeleteSigningCertificate", "iam:DeleteSSHPublicKey",
+		"iam:DeleteServiceSpecificCredential", "iam:DeactivateMFADevice", "iam:DeleteVirtualMFADevice",
+		"iam:DeleteUser",
+	}
+	listActions = []string{
 		"iam:ListUsers", "iam:ListUserTags", "iam:ListUserPolicies", "iam:ListGroupsForUser",
 		"iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
-	},
+	}
+)
+
+// operatorActions maps each command that calls IAM to the actions it needs.
+var operatorActions = map[string][]string{
+	"create": createActions,
+	"delete": concat(inspectActions, purgeActions),
+	"rotate": concat(inspectActions, purgeActions, createActions, []string{"iam:UpdateAccessKey"}),
+	"list":   listActions,
+}
+
+func concat(lists ...[]string) []string {
+	var all []string
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	return all
 }
 
 // OperatorActions returns, sorted and without duplicates, the IAM actions

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -65,6 +66,15 @@ type CreateInput struct {
 	// Deliver hands the new credentials over (writes the file). If it fails,
 	// Create rolls back: no key is left whose secret nobody has.
 	Deliver func(context.Context, credfile.Credentials) error
+	// Verify, if set, checks the delivered credentials (SMTP AUTH); if it
+	// fails, Create rolls back and calls Retract.
+	Verify func(context.Context, credfile.Credentials) error
+	// Retract undoes a successful Deliver (removes the file) when a later
+	// step fails, so that no file names a key IAM does not hold.
+	Retract func() error
+	// Restore, if set, replaces Policy, PolicyName and Group: the user gets
+	// these inline policies and group memberships (rotate's recreate).
+	Restore *SavedConfig
 	// RunID tags the user (TagRunID); Create generates one when empty.
 	RunID string
 	// Listed says the caller already checked, with FindUsers, that the
@@ -113,7 +123,7 @@ func (in *CreateInput) Validate() error {
 			return err
 		}
 	}
-	if len(in.Policy.Statement) == 0 {
+	if len(in.Policy.Statement) == 0 && in.Restore == nil {
 		return exitcode.UsageError(errors.New("no sender policy given"))
 	}
 	if len(in.Regions) == 0 {
@@ -165,7 +175,7 @@ func Create(ctx context.Context, c IAMAPI, in CreateInput) (CreateResult, error)
 	r := &createRun{c: c, in: in, res: CreateResult{
 		UserName: in.UserName, Regions: in.Regions, RunID: in.RunID, Group: in.Group,
 	}}
-	if in.Group == "" {
+	if in.Group == "" && in.Restore == nil {
 		r.res.PolicyName = in.policyName()
 	}
 	if err := r.run(ctx); err != nil {
@@ -196,6 +206,7 @@ type createRun struct {
 	// userState: whether this run created the user.
 	userCreated bool
 	userMaybe   bool // CreateUser got no answer: it may have happened
+	delivered   bool
 }
 
 func (r *createRun) run(ctx context.Context) error {
@@ -206,16 +217,14 @@ func (r *createRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, region := range r.in.Regions {
-		creds.Passwords = append(creds.Passwords, credfile.RegionPassword{
-			Region: region, Endpoint: derive.Endpoint(region),
-			Password: credfile.Secret(derive.PasswordV4(creds.SecretAccessKey.Reveal(), region)),
-		})
-	}
 	if r.in.Deliver != nil {
 		if err := r.in.Deliver(ctx, creds); err != nil {
 			return fmt.Errorf("hand over the new credentials: %w", err)
 		}
+		r.delivered = true
+	}
+	if r.in.Verify != nil {
+		return r.in.Verify(ctx, creds)
 	}
 	return nil
 }
@@ -290,6 +299,9 @@ func (r *createRun) grantAndKey(ctx context.Context) (credfile.Credentials, erro
 }
 
 func (r *createRun) grant(ctx context.Context) error {
+	if r.in.Restore != nil {
+		return restoreGrants(ctx, r.c, r.in.UserName, r.in.Restore)
+	}
 	if r.in.Group != "" {
 		created, err := EnsureGroup(ctx, r.c, r.in.Group, r.in.policyName(), r.in.Policy)
 		r.res.GroupCreated = created
@@ -322,21 +334,18 @@ func (r *createRun) createKey(ctx context.Context) (credfile.Credentials, error)
 			return credfile.Credentials{}, err
 		}
 	}
-	return credfile.Credentials{
-		UserName: r.in.UserName, AccessKeyID: id,
-		SecretAccessKey: credfile.Secret(aws.ToString(out.AccessKey.SecretAccessKey)),
-	}, nil
+	return credentialsFor(r.in.UserName, out.AccessKey, r.in.Regions), nil
 }
 
-// deleteKeysExcept deletes every access key of user but keep.
-func deleteKeysExcept(ctx context.Context, c IAMAPI, user, keep string) (int, error) {
+// deleteKeysExcept deletes every access key of user but those in keep.
+func deleteKeysExcept(ctx context.Context, c IAMAPI, user string, keep ...string) (int, error) {
 	keys, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	if err != nil {
 		return 0, awsError("ListAccessKeys", fmt.Sprintf("of user %q", user), err)
 	}
 	n := 0
 	for _, k := range keys.AccessKeyMetadata {
-		if id := aws.ToString(k.AccessKeyId); id != keep {
+		if id := aws.ToString(k.AccessKeyId); !slices.Contains(keep, id) {
 			if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(id)}); err != nil && !isNoSuchEntity(err) {
 				return n, awsError("DeleteAccessKey", id, err)
 			}

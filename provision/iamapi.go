@@ -36,6 +36,8 @@ type IAMAPI interface {
 	DeleteGroup(ctx context.Context, in *iam.DeleteGroupInput, opts ...func(*iam.Options)) (*iam.DeleteGroupOutput, error)
 	PutGroupPolicy(ctx context.Context, in *iam.PutGroupPolicyInput, opts ...func(*iam.Options)) (*iam.PutGroupPolicyOutput, error)
 	DeleteGroupPolicy(ctx context.Context, in *iam.DeleteGroupPolicyInput, opts ...func(*iam.Options)) (*iam.DeleteGroupPolicyOutput, error)
+	ListGroupPolicies(ctx context.Context, in *iam.ListGroupPoliciesInput, opts ...func(*iam.Options)) (*iam.ListGroupPoliciesOutput, error)
+	GetGroupPolicy(ctx context.Context, in *iam.GetGroupPolicyInput, opts ...func(*iam.Options)) (*iam.GetGroupPolicyOutput, error)
 	AddUserToGroup(ctx context.Context, in *iam.AddUserToGroupInput, opts ...func(*iam.Options)) (*iam.AddUserToGroupOutput, error)
 	RemoveUserFromGroup(ctx context.Context, in *iam.RemoveUserFromGroupInput, opts ...func(*iam.Options)) (*iam.RemoveUserFromGroupOutput, error)
 

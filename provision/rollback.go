@@ -34,10 +34,14 @@ func (e *RolledBackError) Error() string {
 // Unwrap returns the failure.
 func (e *RolledBackError) Unwrap() error { return e.Err }
 
-// ExitCode implements exitcode.Coder.
+// ExitCode implements exitcode.Coder: 2 for a caller problem before any
+// change, 3 when SMTP rejected the new credentials, else 1.
 func (e *RolledBackError) ExitCode() int {
 	if isCallerError(e.Err) && len(e.Undone) == 0 {
 		return exitcode.Usage
+	}
+	if exitcode.Of(e.Err) == exitcode.Rejected {
+		return exitcode.Rejected
 	}
 	return exitcode.Failed
 }
@@ -85,6 +89,12 @@ func (r *createRun) rollback(ctx context.Context, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
 	var undone []string
+	if r.delivered && r.in.Retract != nil {
+		if err := r.in.Retract(); err != nil {
+			return r.leftBehind(cause, fmt.Errorf("remove the credentials file: %w", err), nil)
+		}
+		undone = append(undone, "the credentials file")
+	}
 	if r.userMaybe {
 		ours, err := r.ownsUser(ctx)
 		if err != nil {
@@ -96,7 +106,7 @@ func (r *createRun) rollback(ctx context.Context, cause error) error {
 	}
 	p := &purger{c: r.c, user: r.in.UserName}
 	if err := p.purge(ctx, purgeOwn); err != nil {
-		return r.leftBehind(cause, err, p.done)
+		return r.leftBehind(cause, err, append(undone, p.done...))
 	}
 	undone = append(undone, p.done...)
 	if r.res.GroupCreated {

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/provision"
+)
+
+const flagIgnoreMissing = "ignore-missing"
+
+func deleteCommand(io stdio) *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: flagUser, Usage: "the IAM user to delete (required)"},
+		&cli.BoolFlag{Name: flagForce, Usage: "delete a user that holds more than SMTP credentials (other policies, a console password ...)"},
+		&cli.BoolFlag{Name: flagYes, Aliases: []string{"y"}, Usage: "do not ask for confirmation (needed when stdin is not a terminal)"},
+		&cli.BoolFlag{Name: flagIgnoreMissing, Usage: "succeed when the user does not exist (for scripts)"},
+		&cli.BoolFlag{Name: flagDryRun, Usage: "list what would be deleted, and delete nothing"},
+		outputFlag(),
+	}
+	return &cli.Command{
+		Name:      "delete",
+		Usage:     "delete an SMTP user and everything IAM requires removed first",
+		UsageText: "sesmtp delete --user NAME [--yes] [--force] [--dry-run] [--ignore-missing]",
+		Description: `Deletes the IAM user and, first, everything IAM requires gone: access keys,
+inline policies, managed policies, group memberships, the console password (login
+profile), signing certificates, SSH public keys, service-specific credentials and MFA
+devices (deactivated; virtual ones deleted).
+
+By default it deletes only a user that looks like an SMTP user: one holding only SES
+sending policies or SES sending groups and access keys (and, if it has keys, at least one
+of those or sesmtp's tag). Anything else is refused with exit 2 and listed; --force
+deletes it anyway.
+
+It asks for confirmation on a terminal; scripts pass --yes. Running it again after a
+partial failure finishes the job.
+
+EXAMPLES:
+   sesmtp delete --user billing-mailer
+   sesmtp delete --user billing-mailer --dry-run
+   sesmtp delete --user old-sender --yes --ignore-missing`,
+		Flags:  append(flags, awsFlags()...),
+		Action: func(c *cli.Context) error { return runDelete(c, io) },
+	}
+}
+
+func runDelete(c *cli.Context, io stdio) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	user := c.String(flagUser)
+	if user == "" || c.Args().Present() {
+		return exitcode.UsageError(errors.New("name the user to delete with --user NAME"))
+	}
+	if err := provision.CheckName("user name", user, provision.MaxUserNameLen); err != nil {
+		return err
+	}
+	ask, err := confirm(c, io, "sesmtp delete will remove from IAM:")
+	if err != nil {
+		return err
+	}
+	client, err := iamClient(c.Context, awsOptions(c, io))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(c)
+	defer cancel()
+	res, err := provision.Delete(ctx, client, provision.DeleteInput{
+		UserName: user, Force: c.Bool(flagForce), IgnoreMissing: c.Bool(flagIgnoreMissing), DryRun: c.Bool(flagDryRun), Confirm: ask,
+	})
+	if err != nil {
+		return err
+	}
+	if format == outputJSON {
+		return writeJSON(io, res)
+	}
+	switch {
+	case res.Missing:
+		fmt.Fprintf(io.err, "IAM user %s does not exist; nothing to delete\n", user)
+	case res.DryRun:
+		fmt.Fprintln(io.err, "dry run: nothing was deleted; sesmtp delete would remove:")
+		for _, r := range res.Removed {
+			fmt.Fprintln(io.out, r)
+		}
+	default:
+		fmt.Fprintf(io.err, "Deleted IAM user %s:\n", user)
+		for _, r := range res.Removed {
+			fmt.Fprintln(io.err, "  removed "+r)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/provision"
+)
+
+const (
+	flagAllUsers    = "all-users"
+	flagOlderThan   = "older-than"
+	flagConcurrency = "concurrency"
+	flagPathPrefix  = "path-prefix"
+)
+
+func listCommand(io stdio) *cli.Command {
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: flagAllUsers, Usage: "list every IAM user, not only SMTP users"},
+		&cli.StringFlag{Name: flagOlderThan, Usage: "only keys older than this: 90d, 12w or a Go duration such as 2160h"},
+		&cli.StringFlag{Name: flagPathPrefix, Usage: "only users under this IAM path, e.g. /smtp/"},
+		&cli.IntFlag{Name: flagConcurrency, Value: provision.DefaultListConcurrency, Usage: "users inspected at once"},
+		outputFlag(),
+	}
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "show who has SMTP access, their keys, key ages and last use",
+		UsageText: "sesmtp list [--older-than 90d] [--all-users] [--output json]",
+		Description: `Lists the SMTP users of the account: users sesmtp tagged, users holding the console's
+inline policy AmazonSesSendingAccess, and members of the console's group
+AWSSESSendingGroupDoNotRename (--all-users shows every user). For each: when it was
+created, how it was recognised, and each access key's id, status, age in days, and when,
+where and for what it was last used (iam:GetAccessKeyLastUsed).
+
+--older-than finds keys due for rotation; it exits 0 either way (the list is the answer).
+Users are inspected --concurrency at a time, so large accounts do not take one round
+trip after another.
+
+EXAMPLES:
+   sesmtp list
+   sesmtp list --older-than 90d
+   sesmtp list --output json | jq '.[] | select(.access_keys | length > 1)'`,
+		Flags:  append(flags, awsFlags()...),
+		Action: func(c *cli.Context) error { return runList(c, io) },
+	}
+}
+
+// parseAge reads 90d, 12w or a Go duration.
+func parseAge(s string) (time.Duration, error) {
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil || v < 0 {
+				return 0, fmt.Errorf("--older-than %q: want a number of days (90d), weeks (12w) or a duration (2160h)", s)
+			}
+			return time.Duration(v) * unit, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--older-than %q: want a number of days (90d), weeks (12w) or a duration (2160h)", s)
+	}
+	return d, nil
+}
+
+func runList(c *cli.Context, io stdio) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	var olderThan time.Duration
+	if s := c.String(flagOlderThan); s != "" {
+		if olderThan, err = parseAge(s); err != nil {
+			return exitcode.UsageError(err)
+		}
+	}
+	if c.Int(flagConcurrency) < 1 {
+		return exitcode.UsageError(fmt.Errorf("--concurrency must be at least 1"))
+	}
+	client, err := iamClient(c.Context, awsOptions(c, io))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(c)
+	defer cancel()
+	now := io.now()
+	users, err := provision.List(ctx, client, provision.ListInput{
+		AllUsers: c.Bool(flagAllUsers), PathPrefix: c.String(flagPathPrefix), Concurrency: c.Int(flagConcurrency), Now: now,
+	})
+	if err != nil {
+		return err
+	}
+	if c.IsSet(flagOlderThan) {
+		users = provision.KeysOlderThan(users, olderThan, now)
+	}
+	if format == outputJSON {
+		if users == nil {
+			users = []provision.ListedUser{}
+		}
+		return writeJSON(io, users)
+	}
+	return printUserTable(io, users)
+}
+
+func printUserTable(io stdio, users []provision.ListedUser) error {
+	if len(users) == 0 {
+		fmt.Fprintln(io.err, "no SMTP users found")
+		return nil
+	}
+	w := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "USER\tCREATED\tRECOGNISED BY\tACCESS KEY\tSTATUS\tAGE (DAYS)\tLAST USED")
+	for _, u := range users {
+		why := strings.Join(u.Reasons, ", ")
+		if why == "" {
+			why = "-"
+		}
+		head := fmt.Sprintf("%s\t%s\t%s", u.UserName, u.Created.Format("2006-01-02"), why)
+		if len(u.Keys) == 0 {
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\n", head)
+		}
+		for _, k := range u.Keys {
+			used := "never"
+			if k.LastUsed != nil {
+				used = fmt.Sprintf("%s %s %s", k.LastUsed.Format("2006-01-02"), k.LastUsedService, k.LastUsedRegion)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", head, k.AccessKeyID, k.Status, k.AgeDays, used)
+		}
+	}
+	return w.Flush()
+}

@@ -1,0 +1,234 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/sesmtp/sesmtp/policy"
+)
+
+// sendingActions are the actions a policy may allow and still be an SES
+// sending policy.
+var sendingActions = []string{"ses:SendRawEmail", "ses:SendEmail"}
+
+// Inspection is what a user holds, as delete and rotate see it.
+type Inspection struct {
+	User types.User
+	// ManagedBySesmtp: the user carries TagManagedBy.
+	ManagedBySesmtp bool
+	// InlinePolicies maps each inline policy's name to its JSON document.
+	InlinePolicies map[string]string
+	// SendingGroups and OtherGroups split the user's groups by whether
+	// all their inline policies are SES sending policies.
+	SendingGroups, OtherGroups []string
+	AttachedPolicies           []string
+	AccessKeys                 []types.AccessKeyMetadata
+	LoginProfile               bool
+	// Others counts signing certificates, SSH keys, service-specific
+	// credentials and MFA devices.
+	Others []string
+}
+
+// Inspect reads everything IAM holds for user. A user that does not exist
+// gives an error for which isNoSuchEntity holds.
+func Inspect(ctx context.Context, c IAMAPI, user string) (Inspection, error) {
+	var in Inspection
+	u, err := c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(user)})
+	if err != nil {
+		return in, awsError("GetUser", fmt.Sprintf("%q", user), err)
+	}
+	in.User = *u.User
+	in.ManagedBySesmtp = tagValue(u.User.Tags, TagManagedBy) == ManagedByValue
+	name := aws.String(user)
+	for _, step := range []func() error{
+		func() (err error) { in.InlinePolicies, err = userPolicies(ctx, c, user); return err },
+		func() error { return in.readGroups(ctx, c, user) },
+		func() error {
+			out, err := c.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: name})
+			if err != nil {
+				return awsError("ListAttachedUserPolicies", fmt.Sprintf("of %q", user), err)
+			}
+			for _, p := range out.AttachedPolicies {
+				in.AttachedPolicies = append(in.AttachedPolicies, aws.ToString(p.PolicyArn))
+			}
+			return nil
+		},
+		func() error {
+			out, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: name})
+			if err == nil {
+				in.AccessKeys = out.AccessKeyMetadata
+			}
+			return awsError("ListAccessKeys", fmt.Sprintf("of %q", user), err)
+		},
+		func() error {
+			_, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: name})
+			in.LoginProfile = err == nil
+			if isNoSuchEntity(err) {
+				return nil
+			}
+			return awsError("GetLoginProfile", fmt.Sprintf("of %q", user), err)
+		},
+		func() error { return in.readOthers(ctx, c, user) },
+	} {
+		if err := step(); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+// userPolicies returns the user's inline policies by name, decoded.
+func userPolicies(ctx context.Context, c IAMAPI, user string) (map[string]string, error) {
+	names, err := c.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String(user)})
+	if err != nil {
+		return nil, awsError("ListUserPolicies", fmt.Sprintf("of %q", user), err)
+	}
+	docs := map[string]string{}
+	for _, n := range names.PolicyNames {
+		p, err := c.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String(n)})
+		if err != nil {
+			return nil, awsError("GetUserPolicy", fmt.Sprintf("%q of %q", n, user), err)
+		}
+		if docs[n], err = decodePolicy(aws.ToString(p.PolicyDocument)); err != nil {
+			return nil, err
+		}
+	}
+	return docs, nil
+}
+
+// decodePolicy undoes the URL encoding IAM applies to policy documents.
+func decodePolicy(doc string) (string, error) {
+	decoded, err := url.PathUnescape(doc)
+	if err != nil {
+		return "", fmt.Errorf("decode policy document: %w", err)
+	}
+	return decoded, nil
+}
+
+func (in *Inspection) readGroups(ctx context.Context, c IAMAPI, user string) error {
+	out, err := c.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: aws.String(user)})
+	if err != nil {
+		return awsError("ListGroupsForUser", fmt.Sprintf("of %q", user), err)
+	}
+	for _, g := range out.Groups {
+		name := aws.ToString(g.GroupName)
+		sending, err := isSendingGroup(ctx, c, name)
+		if err != nil {
+			return err
+		}
+		if sending {
+			in.SendingGroups = append(in.SendingGroups, name)
+		} else {
+			in.OtherGroups = append(in.OtherGroups, name)
+		}
+	}
+	return nil
+}
+
+// isSendingGroup reports whether group's inline policies are all SES
+// sending policies (and there is at least one).
+func isSendingGroup(ctx context.Context, c IAMAPI, group string) (bool, error) {
+	names, err := c.ListGroupPolicies(ctx, &iam.ListGroupPoliciesInput{GroupName: aws.String(group)})
+	if err != nil {
+		return false, awsError("ListGroupPolicies", fmt.Sprintf("of group %q", group), err)
+	}
+	for _, n := range names.PolicyNames {
+		p, err := c.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: aws.String(group), PolicyName: aws.String(n)})
+		if err != nil {
+			return false, awsError("GetGroupPolicy", fmt.Sprintf("%q of group %q", n, group), err)
+		}
+		doc, err := decodePolicy(aws.ToString(p.PolicyDocument))
+		if err != nil || !IsSendingPolicy(doc) {
+			return false, err
+		}
+	}
+	return len(names.PolicyNames) > 0, nil
+}
+
+func (in *Inspection) readOthers(ctx context.Context, c IAMAPI, user string) error {
+	name := aws.String(user)
+	certs, err := c.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{UserName: name})
+	if err != nil {
+		return awsError("ListSigningCertificates", fmt.Sprintf("of %q", user), err)
+	}
+	ssh, err := c.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: name})
+	if err != nil {
+		return awsError("ListSSHPublicKeys", fmt.Sprintf("of %q", user), err)
+	}
+	svc, err := c.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: name})
+	if err != nil {
+		return awsError("ListServiceSpecificCredentials", fmt.Sprintf("of %q", user), err)
+	}
+	mfa, err := c.ListMFADevices(ctx, &iam.ListMFADevicesInput{UserName: name})
+	if err != nil {
+		return awsError("ListMFADevices", fmt.Sprintf("of %q", user), err)
+	}
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{len(certs.Certificates), "signing certificate"}, {len(ssh.SSHPublicKeys), "SSH public key"},
+		{len(svc.ServiceSpecificCredentials), "service-specific credential"}, {len(mfa.MFADevices), "MFA device"}} {
+		if x.n > 0 {
+			in.Others = append(in.Others, fmt.Sprintf("%d %s(s)", x.n, x.what))
+		}
+	}
+	return nil
+}
+
+// IsSendingPolicy reports whether doc only allows SES sending actions.
+func IsSendingPolicy(doc string) bool {
+	var d policy.Document
+	if err := json.Unmarshal([]byte(doc), &d); err != nil || len(d.Statement) == 0 {
+		return false
+	}
+	for _, st := range d.Statement {
+		if st.Effect != "Allow" || len(st.Action) == 0 {
+			return false
+		}
+		for _, a := range st.Action {
+			if !slices.ContainsFunc(sendingActions, func(s string) bool { return strings.EqualFold(s, a) }) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// NotSMTP lists what makes the user more than an SMTP user: anything
+// besides SES sending policies, SES sending groups and access keys; and
+// access keys on a user nothing marks as an SMTP user. Empty: it is safe
+// to delete as an SMTP user.
+func (in Inspection) NotSMTP() []string {
+	var found []string
+	recognised := in.ManagedBySesmtp || len(in.SendingGroups) > 0
+	for name, doc := range in.InlinePolicies {
+		if IsSendingPolicy(doc) {
+			recognised = true
+		} else {
+			found = append(found, fmt.Sprintf("inline policy %q (not an SES sending policy)", name))
+		}
+	}
+	slices.Sort(found)
+	for _, g := range in.OtherGroups {
+		found = append(found, fmt.Sprintf("membership of group %q (not an SES sending group)", g))
+	}
+	for _, arn := range in.AttachedPolicies {
+		found = append(found, "managed policy "+arn)
+	}
+	if in.LoginProfile {
+		found = append(found, "a console password (login profile)")
+	}
+	found = append(found, in.Others...)
+	if len(in.AccessKeys) > 0 && !recognised {
+		found = append(found, fmt.Sprintf("%d access key(s) on a user with no SES sending policy, group or sesmtp tag", len(in.AccessKeys)))
+	}
+	return found
+}

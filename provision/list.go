@@ -1,0 +1,212 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+)
+
+// DefaultListConcurrency is how many users list inspects at once.
+const DefaultListConcurrency = 8
+
+// How list recognised a user as an SMTP user.
+const (
+	ByTag    = "sesmtp tag"
+	ByPolicy = "inline " + DefaultPolicyName
+	ByGroup  = "group " + ConsoleGroupName
+)
+
+// ListInput is what List needs.
+type ListInput struct {
+	// AllUsers lists every user, not only SMTP users.
+	AllUsers bool
+	// PathPrefix limits the listing to users under an IAM path.
+	PathPrefix string
+	// Concurrency bounds the users inspected at once (default 8).
+	Concurrency int
+	// Now is the time key ages are measured at.
+	Now time.Time
+}
+
+// ListedKey is one access key in a listing.
+type ListedKey struct {
+	AccessKeyID     string     `json:"access_key_id"`
+	Status          string     `json:"status"`
+	Created         time.Time  `json:"created"`
+	AgeDays         int        `json:"age_days"`
+	LastUsed        *time.Time `json:"last_used,omitempty"`
+	LastUsedService string     `json:"last_used_service,omitempty"`
+	LastUsedRegion  string     `json:"last_used_region,omitempty"`
+}
+
+// ListedUser is one user in a listing.
+type ListedUser struct {
+	UserName string      `json:"user_name"`
+	Path     string      `json:"path"`
+	Created  time.Time   `json:"created"`
+	SMTP     bool        `json:"smtp_user"`
+	Reasons  []string    `json:"recognised_by,omitempty"`
+	Keys     []ListedKey `json:"access_keys"`
+}
+
+// List pages through ListUsers and inspects each user (tags, inline policy
+// names, groups; keys and their last use for SMTP users) with bounded
+// concurrency. A user is an SMTP user if sesmtp tagged it, it holds the
+// console's inline policy AmazonSesSendingAccess, or it is in the console's
+// group AWSSESSendingGroupDoNotRename. The result keeps ListUsers' order.
+func List(ctx context.Context, c IAMAPI, in ListInput) ([]ListedUser, error) {
+	users, err := listAllUsers(ctx, c, in.PathPrefix)
+	if err != nil {
+		return nil, beforeChange(err)
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	workers := in.Concurrency
+	if workers <= 0 {
+		workers = DefaultListConcurrency
+	}
+	out := make([]ListedUser, len(users))
+	errs := make([]error, len(users))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, len(users)) {
+		wg.Go(func() {
+			for i := range jobs {
+				out[i], errs[i] = describeUser(ctx, c, users[i], in)
+				if errs[i] != nil {
+					cancel()
+				}
+			}
+		})
+	}
+	for i := range users {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, beforeChange(err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // interrupted before every user was read
+	}
+	var listed []ListedUser
+	for _, u := range out {
+		if u.SMTP || in.AllUsers {
+			listed = append(listed, u)
+		}
+	}
+	return listed, nil
+}
+
+func listAllUsers(ctx context.Context, c IAMAPI, prefix string) ([]types.User, error) {
+	input := &iam.ListUsersInput{MaxItems: aws.Int32(listPageSize)}
+	if prefix != "" {
+		input.PathPrefix = aws.String(prefix)
+	}
+	var users []types.User
+	p := iam.NewListUsersPaginator(c, input)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, awsError("ListUsers", "", err)
+		}
+		users = append(users, page.Users...)
+	}
+	return users, nil
+}
+
+// describeUser recognises an SMTP user with as few calls as it can, then
+// reads its keys.
+func describeUser(ctx context.Context, c IAMAPI, u types.User, in ListInput) (ListedUser, error) {
+	name := aws.ToString(u.UserName)
+	lu := ListedUser{UserName: name, Path: aws.ToString(u.Path), Created: aws.ToTime(u.CreateDate)}
+	reasons, err := recognise(ctx, c, name)
+	if err != nil {
+		return lu, err
+	}
+	lu.Reasons, lu.SMTP = reasons, len(reasons) > 0
+	if !lu.SMTP && !in.AllUsers {
+		return lu, nil
+	}
+	keys, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(name)})
+	if err != nil {
+		return lu, awsError("ListAccessKeys", fmt.Sprintf("of %q", name), err)
+	}
+	for _, k := range keys.AccessKeyMetadata {
+		lk := ListedKey{AccessKeyID: aws.ToString(k.AccessKeyId), Status: string(k.Status), Created: aws.ToTime(k.CreateDate)}
+		lk.AgeDays = int(in.Now.Sub(lk.Created).Hours() / 24)
+		used, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId})
+		if err != nil {
+			return lu, awsError("GetAccessKeyLastUsed", lk.AccessKeyID, err)
+		}
+		if lu := used.AccessKeyLastUsed; lu != nil && lu.LastUsedDate != nil {
+			lk.LastUsed, lk.LastUsedService, lk.LastUsedRegion = lu.LastUsedDate, aws.ToString(lu.ServiceName), aws.ToString(lu.Region)
+		}
+		lu.Keys = append(lu.Keys, lk)
+	}
+	return lu, nil
+}
+
+// recognise returns why name is an SMTP user, stopping at the first reason.
+func recognise(ctx context.Context, c IAMAPI, name string) ([]string, error) {
+	tags, err := c.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String(name)})
+	if err != nil {
+		return nil, awsError("ListUserTags", fmt.Sprintf("of %q", name), err)
+	}
+	if tagValue(tags.Tags, TagManagedBy) == ManagedByValue {
+		return []string{ByTag}, nil
+	}
+	pols, err := c.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String(name)})
+	if err != nil {
+		return nil, awsError("ListUserPolicies", fmt.Sprintf("of %q", name), err)
+	}
+	for _, p := range pols.PolicyNames {
+		if strings.EqualFold(p, DefaultPolicyName) {
+			return []string{ByPolicy}, nil
+		}
+	}
+	groups, err := c.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: aws.String(name)})
+	if err != nil {
+		return nil, awsError("ListGroupsForUser", fmt.Sprintf("of %q", name), err)
+	}
+	for _, g := range groups.Groups {
+		if strings.EqualFold(aws.ToString(g.GroupName), ConsoleGroupName) {
+			return []string{ByGroup}, nil
+		}
+	}
+	return nil, nil
+}
+
+// KeysOlderThan keeps the users with a key older than age, and of those
+// only the old keys.
+func KeysOlderThan(users []ListedUser, age time.Duration, now time.Time) []ListedUser {
+	var out []ListedUser
+	for _, u := range users {
+		var old []ListedKey
+		for _, k := range u.Keys {
+			if now.Sub(k.Created) > age {
+				old = append(old, k)
+			}
+		}
+		if len(old) > 0 {
+			u.Keys = old
+			out = append(out, u)
+		}
+	}
+	return out
+}

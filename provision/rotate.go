@@ -1,0 +1,337 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/sesmtp/sesmtp/credfile"
+	"github.com/sesmtp/sesmtp/derive"
+	"github.com/sesmtp/sesmtp/exitcode"
+)
+
+// Rotation strategies.
+const (
+	// StrategyRecreate deletes the user and creates it again with the same
+	// configuration and a new key: the method AWS documents. Senders fail
+	// from the delete until they use the new password.
+	StrategyRecreate = "recreate"
+	// StrategyKey adds a second key, hands it over, then removes the old
+	// one: no downtime.
+	StrategyKey = "key"
+)
+
+// RotateInput is what Rotate needs.
+type RotateInput struct {
+	UserName string
+	Strategy string
+	Regions  []string
+	// Deliver, Verify and Retract are as in CreateInput.
+	Deliver func(context.Context, credfile.Credentials) error
+	Verify  func(context.Context, credfile.Credentials) error
+	Retract func() error
+	// ReplaceOldest (key strategy) deletes the older of two existing keys
+	// first instead of refusing.
+	ReplaceOldest bool
+	// DeactivateOld (key strategy) keeps old keys, inactive, for a grace
+	// period instead of deleting them.
+	DeactivateOld bool
+	// Force (recreate) recreates a user that holds more than an SMTP user.
+	Force bool
+}
+
+// RotateResult says what Rotate did. It holds no secret.
+type RotateResult struct {
+	UserName       string   `json:"user_name"`
+	Strategy       string   `json:"strategy"`
+	NewAccessKeyID string   `json:"new_access_key_id"`
+	OldAccessKeys  []string `json:"old_access_key_ids"`
+	// OldKeys says what happened to them: "deleted" or "deactivated".
+	OldKeys string       `json:"old_keys"`
+	Regions []string     `json:"regions"`
+	Saved   *SavedConfig `json:"saved_configuration,omitempty"`
+}
+
+// SavedConfig is the configuration of a user that recreate restores.
+type SavedConfig struct {
+	Path                string            `json:"path"`
+	Tags                []Tag             `json:"tags,omitempty"`
+	PermissionsBoundary string            `json:"permissions_boundary,omitempty"`
+	InlinePolicies      map[string]string `json:"inline_policies,omitempty"`
+	Groups              []string          `json:"groups,omitempty"`
+}
+
+// Rotate gives user a new access key and SMTP password by in.Strategy.
+func Rotate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error) {
+	if err := CheckName("user name", in.UserName, MaxUserNameLen); err != nil {
+		return RotateResult{}, err
+	}
+	if len(in.Regions) == 0 {
+		return RotateResult{}, errNoRegions
+	}
+	switch in.Strategy {
+	case StrategyKey:
+		return rotateKey(ctx, c, in)
+	case StrategyRecreate, "":
+		return recreate(ctx, c, in)
+	}
+	return RotateResult{}, exitcode.UsageError(fmt.Errorf("unknown strategy %q: use %s or %s", in.Strategy, StrategyRecreate, StrategyKey))
+}
+
+// TooManyKeysError refuses a key rotation for a user that already has the
+// two keys IAM allows.
+type TooManyKeysError struct {
+	UserName string
+	Keys     []types.AccessKeyMetadata
+}
+
+func (e *TooManyKeysError) Error() string {
+	var ks []string
+	for _, k := range e.Keys {
+		ks = append(ks, fmt.Sprintf("%s (%s, created %s)", aws.ToString(k.AccessKeyId), k.Status, aws.ToTime(k.CreateDate).Format("2006-01-02")))
+	}
+	return fmt.Sprintf("IAM user %q already has the two access keys IAM allows: %s. A key rotation needs room for a "+
+		"new one: delete the one no sender uses ('sesmtp list' shows when each was last used), or pass "+
+		"--replace-oldest to delete the older first. Nothing was changed", e.UserName, strings.Join(ks, ", "))
+}
+
+// ExitCode implements exitcode.Coder.
+func (e *TooManyKeysError) ExitCode() int { return exitcode.Usage }
+
+func rotateKey(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error) {
+	res := RotateResult{UserName: in.UserName, Strategy: StrategyKey, Regions: in.Regions, OldKeys: "deleted"}
+	if in.DeactivateOld {
+		res.OldKeys = "deactivated"
+	}
+	list, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(in.UserName)})
+	if err != nil {
+		return res, beforeChange(awsError("ListAccessKeys", fmt.Sprintf("of user %q", in.UserName), err))
+	}
+	old := list.AccessKeyMetadata
+	var replaced string
+	if len(old) >= 2 {
+		if !in.ReplaceOldest {
+			return res, &TooManyKeysError{UserName: in.UserName, Keys: old}
+		}
+		oldest := slices.MinFunc(old, func(a, b types.AccessKeyMetadata) int { return aws.ToTime(a.CreateDate).Compare(aws.ToTime(b.CreateDate)) })
+		replaced = aws.ToString(oldest.AccessKeyId)
+		if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: oldest.AccessKeyId}); err != nil {
+			return res, beforeChange(awsError("DeleteAccessKey", replaced, err))
+		}
+		old = slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced })
+	}
+	for _, k := range old {
+		res.OldAccessKeys = append(res.OldAccessKeys, aws.ToString(k.AccessKeyId))
+	}
+	kr := &keyRun{c: c, in: in, keep: res.OldAccessKeys, replaced: replaced}
+	id, err := kr.run(ctx)
+	if err != nil {
+		return res, kr.rollback(ctx, err)
+	}
+	res.NewAccessKeyID = id
+	if replaced != "" {
+		res.OldAccessKeys = append(res.OldAccessKeys, replaced)
+	}
+	return res, retireKeys(ctx, c, in, old)
+}
+
+// keyRun is a key rotation between creating the new key and retiring the old.
+type keyRun struct {
+	c         IAMAPI
+	in        RotateInput
+	keep      []string // the old keys, which stay until the new one works
+	replaced  string   // the oldest key, deleted to make room (cannot be undone)
+	newKey    string
+	delivered bool
+}
+
+func (k *keyRun) run(ctx context.Context) (string, error) {
+	out, err := k.c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(k.in.UserName)})
+	if err != nil {
+		return "", awsError("CreateAccessKey", fmt.Sprintf("for user %q", k.in.UserName), err)
+	}
+	k.newKey = aws.ToString(out.AccessKey.AccessKeyId)
+	if attempts, ok := retry.GetAttemptResults(out.ResultMetadata); ok && len(attempts.Results) > 1 {
+		if _, err := deleteKeysExcept(ctx, k.c, k.in.UserName, append(slices.Clone(k.keep), k.newKey)...); err != nil {
+			return "", err
+		}
+	}
+	creds := credentialsFor(k.in.UserName, out.AccessKey, k.in.Regions)
+	if k.in.Deliver != nil {
+		if err := k.in.Deliver(ctx, creds); err != nil {
+			return "", fmt.Errorf("hand over the new credentials: %w", err)
+		}
+		k.delivered = true
+	}
+	if k.in.Verify != nil {
+		if err := k.in.Verify(ctx, creds); err != nil {
+			return "", err
+		}
+	}
+	return k.newKey, nil
+}
+
+// rollback deletes the new key (and any stray one) and retracts the file.
+func (k *keyRun) rollback(ctx context.Context, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	var undone []string
+	if k.delivered && k.in.Retract != nil {
+		if err := k.in.Retract(); err != nil {
+			return &LeftBehindError{Err: cause, UndoErr: err, Remains: []string{"the new credentials file"}, Cleanup: "remove the file by hand"}
+		}
+		undone = append(undone, "the new credentials file")
+	}
+	stray, err := deleteKeysExcept(ctx, k.c, k.in.UserName, k.keep...)
+	if err != nil {
+		return &LeftBehindError{Err: cause, UndoErr: err, Undone: undone,
+			Remains: []string{"a new access key of user " + k.in.UserName + " that no file holds the secret of"},
+			Cleanup: fmt.Sprintf("sesmtp list --all-users, then aws iam delete-access-key --user-name %s --access-key-id ID for any key but %s",
+				k.in.UserName, strings.Join(k.keep, ", "))}
+	}
+	switch {
+	case k.newKey != "":
+		undone = append(undone, "new access key "+k.newKey)
+	case stray > 0:
+		undone = append(undone, fmt.Sprintf("%d access key(s) made by calls whose answers were lost", stray))
+	}
+	if k.replaced != "" {
+		return &LeftBehindError{Err: cause, UndoErr: errors.New("the oldest key cannot be restored"), Undone: undone,
+			Remains: []string{"old access key " + k.replaced + " is deleted (--replace-oldest)"},
+			Cleanup: fmt.Sprintf("sesmtp rotate --user %s --strategy key once the cause is fixed", k.in.UserName)}
+	}
+	return &RolledBackError{Err: cause, Undone: undone}
+}
+
+// retireKeys deletes or deactivates the old keys once the new one is out.
+func retireKeys(ctx context.Context, c IAMAPI, in RotateInput, old []types.AccessKeyMetadata) error {
+	for _, k := range old {
+		id := aws.ToString(k.AccessKeyId)
+		var err error
+		if in.DeactivateOld {
+			_, err = c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: k.AccessKeyId, Status: types.StatusTypeInactive})
+			err = awsError("UpdateAccessKey", id, err)
+		} else {
+			_, err = c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: k.AccessKeyId})
+			if isNoSuchEntity(err) {
+				err = nil
+			}
+			err = awsError("DeleteAccessKey", id, err)
+		}
+		if err != nil {
+			return &LeftBehindError{Err: err, UndoErr: errors.New("the new credentials are written and work; the old key stays"),
+				Remains: []string{"old access key " + id + " (still " + string(k.Status) + ")"},
+				Cleanup: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", in.UserName, id)}
+		}
+	}
+	return nil
+}
+
+// credentialsFor derives the passwords of a new key for regions.
+func credentialsFor(user string, key *types.AccessKey, regions []string) credfile.Credentials {
+	creds := credfile.Credentials{UserName: user, AccessKeyID: aws.ToString(key.AccessKeyId),
+		SecretAccessKey: credfile.Secret(aws.ToString(key.SecretAccessKey))}
+	for _, region := range regions {
+		creds.Passwords = append(creds.Passwords, credfile.RegionPassword{
+			Region: region, Endpoint: derive.Endpoint(region),
+			Password: credfile.Secret(derive.PasswordV4(creds.SecretAccessKey.Reveal(), region)),
+		})
+	}
+	return creds
+}
+
+// RecreateError reports a user that was deleted and could not be created
+// again; it carries the configuration to recreate it by hand.
+type RecreateError struct {
+	UserName string
+	Saved    SavedConfig
+	Err      error
+}
+
+func (e *RecreateError) Error() string {
+	cfg, _ := json.Marshal(e.Saved)
+	return fmt.Sprintf("IAM user %q was deleted but could not be created again: %v. Its configuration was %s. "+
+		"Recreate it with sesmtp create --user %s (with those --path, --tag and --group or policy) once the cause is fixed",
+		e.UserName, e.Err, cfg, e.UserName)
+}
+
+// Unwrap returns the failure.
+func (e *RecreateError) Unwrap() error { return e.Err }
+
+// ExitCode implements exitcode.Coder.
+func (e *RecreateError) ExitCode() int { return exitcode.LeftBehind }
+
+func recreate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error) {
+	res := RotateResult{UserName: in.UserName, Strategy: StrategyRecreate, Regions: in.Regions, OldKeys: "deleted"}
+	insp, err := Inspect(ctx, c, in.UserName)
+	if err != nil {
+		return res, beforeChange(err)
+	}
+	if found := insp.NotSMTP(); len(found) > 0 && !in.Force {
+		return res, &NotSMTPUserError{UserName: in.UserName, Found: found}
+	}
+	saved := saveConfig(insp)
+	res.Saved = &saved
+	for _, k := range insp.AccessKeys {
+		res.OldAccessKeys = append(res.OldAccessKeys, aws.ToString(k.AccessKeyId))
+	}
+	p := &purger{c: c, user: in.UserName}
+	if err := p.purge(ctx, purgeAll); err != nil {
+		if len(p.done) == 0 {
+			return res, beforeChange(err)
+		}
+		return res, &RecreateError{UserName: in.UserName, Saved: saved, Err: fmt.Errorf("the delete stopped part way: %w", err)}
+	}
+	created, err := Create(ctx, c, CreateInput{
+		UserName: in.UserName, Path: saved.Path, Tags: saved.Tags, PermissionsBoundary: saved.PermissionsBoundary,
+		Restore: &saved, Regions: in.Regions, Deliver: in.Deliver, Verify: in.Verify, Retract: in.Retract, Listed: true,
+	})
+	if err != nil {
+		return res, &RecreateError{UserName: in.UserName, Saved: saved, Err: err}
+	}
+	res.NewAccessKeyID = created.AccessKeyID
+	return res, nil
+}
+
+// saveConfig keeps what recreate restores: path, tags (not sesmtp's own),
+// boundary, inline policies and groups.
+func saveConfig(insp Inspection) SavedConfig {
+	saved := SavedConfig{Path: aws.ToString(insp.User.Path), InlinePolicies: insp.InlinePolicies,
+		Groups: append(slices.Clone(insp.SendingGroups), insp.OtherGroups...)}
+	if insp.User.PermissionsBoundary != nil {
+		saved.PermissionsBoundary = aws.ToString(insp.User.PermissionsBoundary.PermissionsBoundaryArn)
+	}
+	for _, t := range insp.User.Tags {
+		if !strings.HasPrefix(strings.ToLower(aws.ToString(t.Key)), ownTagPrefix) {
+			saved.Tags = append(saved.Tags, Tag{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value)})
+		}
+	}
+	return saved
+}
+
+// restoreGrants puts saved inline policies and group memberships on user.
+func restoreGrants(ctx context.Context, c IAMAPI, user string, saved *SavedConfig) error {
+	for _, name := range slices.Sorted(maps.Keys(saved.InlinePolicies)) {
+		_, err := c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String(name),
+			PolicyDocument: aws.String(saved.InlinePolicies[name])})
+		if err != nil {
+			return awsError("PutUserPolicy", fmt.Sprintf("%q on user %q", name, user), err)
+		}
+	}
+	for _, g := range saved.Groups {
+		_, err := c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{UserName: aws.String(user), GroupName: aws.String(g)})
+		if err != nil {
+			return awsError("AddUserToGroup", fmt.Sprintf("user %q to group %q", user, g), err)
+		}
+	}
+	return nil
+}
