@@ -46,6 +46,7 @@ func createCommand(io stdio) *cli.Command {
 	}
 	flags = append(flags, senderPolicyFlags()...)
 	flags = append(flags, fileFlags()...)
+	flags = append(flags, verifyFlags()...)
 	flags = append(flags,
 		&cli.BoolFlag{Name: flagDryRun, Usage: "print the IAM calls and the exact policy JSON, and change nothing"},
 		outputFlag(),
@@ -157,6 +158,10 @@ func runCreate(c *cli.Context, io stdio) error {
 	ctx, cancel := withTimeout(c)
 	defer cancel()
 	in.Deliver = func(_ context.Context, creds credfile.Credentials) error { return target.deliver(io, creds) }
+	in.Retract = target.retract
+	if in.Verify, err = verifyHook(c, io); err != nil {
+		return err
+	}
 	res, err := provision.Create(ctx, client, in)
 	if err != nil {
 		return err

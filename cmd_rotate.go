@@ -32,6 +32,7 @@ func rotateCommand(io stdio) *cli.Command {
 		&cli.BoolFlag{Name: flagYes, Aliases: []string{"y"}, Usage: "recreate: do not ask for confirmation (needed when stdin is not a terminal)"},
 	}
 	flags = append(flags, fileFlags()...)
+	flags = append(flags, verifyFlags()...)
 	flags = append(flags, outputFlag())
 	return &cli.Command{
 		Name:      "rotate",
@@ -85,6 +86,9 @@ func runRotate(c *cli.Context, io stdio) error {
 	defer cancel()
 	in.Deliver = func(_ context.Context, creds credfile.Credentials) error { return target.deliver(io, creds) }
 	in.Retract = target.retract
+	if in.Verify, err = verifyHook(c, io); err != nil {
+		return err
+	}
 	res, err := provision.Rotate(ctx, client, in)
 	if err != nil {
 		return err

@@ -100,6 +100,7 @@ func newApp(io stdio) *cli.App {
 			rotateCommand(io),
 			deleteCommand(io),
 			listCommand(io),
+			verifyCommand(io),
 			deriveCommand(io),
 			policyCommand(io),
 		},

@@ -122,7 +122,9 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, err
 		if !in.ReplaceOldest {
 			return res, &TooManyKeysError{UserName: in.UserName, Keys: old}
 		}
-		oldest := slices.MinFunc(old, func(a, b types.AccessKeyMetadata) int { return aws.ToTime(a.CreateDate).Compare(aws.ToTime(b.CreateDate)) })
+		oldest := slices.MinFunc(old, func(a, b types.AccessKeyMetadata) int {
+			return aws.ToTime(a.CreateDate).Compare(aws.ToTime(b.CreateDate))
+		})
 		replaced = aws.ToString(oldest.AccessKeyId)
 		if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: oldest.AccessKeyId}); err != nil {
 			return res, beforeChange(awsError("DeleteAccessKey", replaced, err))

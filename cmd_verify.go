@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sesmtp/sesmtp/credfile"
+	"github.com/sesmtp/sesmtp/derive"
+	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/verify"
+)
+
+const (
+	flagCredentials    = "credentials"
+	flagSMTPEndpoint   = "endpoint"
+	flagTLS            = "tls"
+	flagCAFile         = "ca-file"
+	flagWait           = "wait"
+	flagRetryInterval  = "retry-interval"
+	flagVerify         = "verify"
+	flagVerifyWait     = "verify-wait"
+	flagVerifyEndpoint = "smtp-endpoint"
+	envSMTPUsername    = "SMTP_USERNAME"
+	envSMTPPassword    = "SMTP_PASSWORD"
+	envSMTPHost        = "SMTP_HOST"
+	// defaultVerifyWait is how long create --verify and rotate --verify
+	// wait for a new key to reach SES.
+	defaultVerifyWait = 2 * time.Minute
+)
+
+func verifyCommand(io stdio) *cli.Command {
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "prove SMTP credentials authenticate against the SES SMTP endpoint, without sending mail",
+		UsageText: "sesmtp verify [--credentials FILE] [--region R] [--wait 2m] [--endpoint HOST:PORT] [--tls starttls|implicit]",
+		Description: `Connects to email-smtp.REGION.amazonaws.com (port 587), does EHLO, STARTTLS, EHLO and
+AUTH (PLAIN or LOGIN, as the server offers), reports the answer and QUITs. It never
+sends MAIL FROM, so it never sends mail. Certificates are verified.
+
+The credentials come from a file sesmtp wrote (--credentials, any format; every region
+in it is checked unless --region picks one) or from SMTP_USERNAME and SMTP_PASSWORD
+(SMTP_HOST, if set, names the endpoint). Passwords are never taken as arguments.
+
+Exit 0: accepted. Exit 3: rejected (535), with the likely causes in order: a password
+derived for another region, the IAM user name used instead of the access key id, a
+legacy v2 password, a key IAM has not propagated yet (use --wait), an inactive key.
+Exit 1: TLS, connection or protocol errors.
+
+EXAMPLES:
+   sesmtp verify --credentials credentials.csv
+   sesmtp verify --credentials app.env --wait 2m
+   SMTP_USERNAME=AKIA... SMTP_PASSWORD=... sesmtp verify --region eu-west-1
+   sesmtp verify --credentials relay.json --endpoint smtp.internal:465 --tls implicit --ca-file ca.pem`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: flagCredentials, Aliases: []string{"c"}, Usage: "credentials file written by sesmtp (or the console's CSV)"},
+			&cli.StringFlag{Name: flagRegion, Usage: "SES region whose endpoint to check (default: the file's regions, or AWS_REGION)"},
+			&cli.StringFlag{Name: flagSMTPEndpoint, Usage: "check against HOST:PORT instead of the region's SES endpoint"},
+			&cli.StringFlag{Name: flagTLS, Usage: "starttls or implicit (default: implicit on ports 465 and 2465, else starttls)"},
+			&cli.StringFlag{Name: flagCAFile, Usage: "PEM file of CA certificates to trust besides the system's"},
+			&cli.DurationFlag{Name: flagWait, Usage: "retry rejections until this long has passed (new keys take a while to reach SES), e.g. 2m"},
+			&cli.DurationFlag{Name: flagRetryInterval, Value: verify.DefaultRetryInterval, Usage: "first pause between retries with --wait; it doubles, with jitter, up to 30s"},
+			&cli.DurationFlag{Name: flagTimeout, Value: verify.DefaultTimeout, Usage: "give up on one attempt after this long"},
+			allowUnknownRegionFlag(),
+			outputFlag(),
+		},
+		Action: func(c *cli.Context) error { return runVerify(c, io) },
+	}
+}
+
+// smtpTarget is where verify connects: a region's endpoint or --endpoint.
+type smtpTarget struct {
+	endpoint string // HOST:PORT override, or ""
+	mode     verify.Mode
+	rootCAs  *x509.CertPool
+}
+
+// readSMTPTarget reads --endpoint (or the named flag), --tls and --ca-file.
+func readSMTPTarget(c *cli.Context, endpointFlag string) (smtpTarget, error) {
+	t := smtpTarget{endpoint: c.String(endpointFlag), mode: verify.Mode(c.String(flagTLS))}
+	if t.mode != "" && t.mode != verify.STARTTLS && t.mode != verify.Implicit {
+		return t, exitcode.UsageError(fmt.Errorf("--tls must be starttls or implicit, not %q", t.mode))
+	}
+	if t.endpoint != "" {
+		if _, port, err := net.SplitHostPort(t.endpoint); err != nil || port == "" {
+			return t, exitcode.UsageError(fmt.Errorf("--%s %q is not HOST:PORT", endpointFlag, t.endpoint))
+		}
+	}
+	if f := c.String(flagCAFile); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return t, exitcode.UsageError(fmt.Errorf("--ca-file: %w", err))
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return t, exitcode.UsageError(fmt.Errorf("--ca-file %s holds no PEM certificate", f))
+		}
+		t.rootCAs = pool
+	}
+	return t, nil
+}
+
+// target returns where to check a password for region (host from a file, if any).
+func (t smtpTarget) target(region, host string, port int) verify.Target {
+	var tg verify.Target
+	switch {
+	case t.endpoint != "":
+		h, p, _ := net.SplitHostPort(t.endpoint)
+		n, _ := strconv.Atoi(p)
+		tg = verify.Target{Host: h, Port: n}
+	case host != "":
+		if port == 0 {
+			port = derive.PortSubmission
+		}
+		tg = verify.Target{Host: host, Port: port}
+	default:
+		tg = verify.TargetFor(region)
+	}
+	tg.Mode = t.mode
+	if tg.Mode == "" {
+		tg.Mode = verify.ModeForPort(tg.Port)
+	}
+	return tg
+}
+
+func runVerify(c *cli.Context, io stdio) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	target, err := readSMTPTarget(c, flagSMTPEndpoint)
+	if err != nil {
+		return err
+	}
+	entries, err := verifyEntries(c, io)
+	if err != nil {
+		return err
+	}
+	var results []verify.Result
+	for _, e := range entries {
+		if !verify.LooksLikeAccessKeyID(e.Username) {
+			fmt.Fprintf(io.err, "warning: the SMTP username %q does not look like an access key id (AKIA...); SES expects the access key id, not the IAM user name\n", e.Username)
+		}
+		in := verify.Input{Username: e.Username, Password: e.Password, Region: e.Region, Target: target.target(e.Region, e.Host, e.Port),
+			RootCAs: target.rootCAs, Timeout: c.Duration(flagTimeout), Wait: c.Duration(flagWait), RetryInterval: c.Duration(flagRetryInterval),
+			Progress: func(s string) { fmt.Fprintln(io.err, s) }}
+		res, err := verify.Check(c.Context, in)
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+		if format == outputText {
+			fmt.Fprintf(io.out, "credentials accepted by %s (AUTH %s over %s, %s)\n", res.Target, res.Mechanism, in.Target.Mode, res.TLS)
+		}
+	}
+	if format == outputJSON {
+		return writeJSON(io, results)
+	}
+	return nil
+}
+
+// verifyEntries reads the credentials to check, from --credentials or the
+// SMTP_* environment, narrowed to --region.
+func verifyEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
+	region := c.String(flagRegion)
+	if region != "" {
+		if err := derive.CheckRegion(region, c.Bool(flagAllowUnknownRegion)); err != nil {
+			return nil, exitcode.UsageError(err)
+		}
+	}
+	var entries []credfile.Entry
+	if path := c.String(flagCredentials); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, exitcode.UsageError(fmt.Errorf("--credentials: %w", err))
+		}
+		defer f.Close()
+		if entries, err = credfile.Read(f); err != nil {
+			return nil, exitcode.UsageError(fmt.Errorf("%s: %w", path, err))
+		}
+	} else {
+		user, pw := os.Getenv(envSMTPUsername), os.Getenv(envSMTPPassword)
+		if user == "" || pw == "" {
+			return nil, exitcode.UsageError(errors.New("no credentials: pass --credentials FILE, or set SMTP_USERNAME and SMTP_PASSWORD (never as arguments)"))
+		}
+		host := os.Getenv(envSMTPHost)
+		entries = []credfile.Entry{{Username: user, Password: credfile.Secret(pw), Host: host, Region: credfile.RegionOfHost(host)}}
+	}
+	return pickRegion(c, io, entries, region)
+}
+
+// pickRegion keeps the entry for region, or fills in a missing region.
+func pickRegion(c *cli.Context, io stdio, entries []credfile.Entry, region string) ([]credfile.Entry, error) {
+	if region == "" {
+		for i, e := range entries {
+			if e.Region == "" && e.Host == "" && c.String(flagSMTPEndpoint) == "" {
+				configured, err := configuredRegion(c, io)
+				if err != nil || configured == "" {
+					return nil, exitcode.UsageError(errors.New("the credentials name no region: pass --region (the region the password was derived for)"))
+				}
+				entries[i].Region = configured
+			}
+		}
+		if c.String(flagSMTPEndpoint) != "" && len(entries) > 1 {
+			return entries[:1], nil // one endpoint: check the first region's password there
+		}
+		return entries, nil
+	}
+	var picked []credfile.Entry
+	for _, e := range entries {
+		if e.Region == region || e.Region == "" {
+			e.Region = region
+			if e.Host != "" && credfile.RegionOfHost(e.Host) != region {
+				e.Host = ""
+			}
+			picked = append(picked, e)
+		}
+	}
+	if len(picked) == 0 {
+		return nil, exitcode.UsageError(fmt.Errorf("the credentials hold no password for %s", region))
+	}
+	return picked[:1], nil
+}
+
+// verifyHook returns the Verify function of create and rotate for
+// --verify, or nil.
+func verifyHook(c *cli.Context, io stdio) (func(context.Context, credfile.Credentials) error, error) {
+	if !c.Bool(flagVerify) {
+		return nil, nil
+	}
+	target, err := readSMTPTarget(c, flagVerifyEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	wait := c.Duration(flagVerifyWait)
+	return func(ctx context.Context, creds credfile.Credentials) error {
+		for _, p := range creds.Passwords {
+			in := verify.Input{Username: creds.AccessKeyID, Password: p.Password, Region: p.Region, Target: target.target(p.Region, "", 0),
+				RootCAs: target.rootCAs, Wait: wait, RetryInterval: c.Duration(flagRetryInterval),
+				Progress: func(s string) { fmt.Fprintln(io.err, "verify: "+s) }}
+			res, err := verify.Check(ctx, in)
+			if err != nil {
+				return fmt.Errorf("verify the new credentials: %w", err)
+			}
+			fmt.Fprintf(io.err, "verified: %s accepted the new credentials (attempt %d)\n", res.Target, res.Attempts)
+		}
+		return nil
+	}, nil
+}
+
+// verifyFlags are create's and rotate's --verify flags.
+func verifyFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: flagVerify, Usage: "check that the new credentials authenticate (SMTP AUTH, no mail sent); on failure, roll back"},
+		&cli.DurationFlag{Name: flagVerifyWait, Value: defaultVerifyWait, Usage: "with --verify: how long to wait for a new key to reach SES"},
+		&cli.DurationFlag{Name: flagRetryInterval, Value: verify.DefaultRetryInterval, Usage: "with --verify: first pause between retries"},
+		&cli.StringFlag{Name: flagVerifyEndpoint, Usage: "with --verify: check against HOST:PORT instead of each region's SES endpoint"},
+		&cli.StringFlag{Name: flagTLS, Usage: "with --verify: starttls or implicit (default by port)"},
+		&cli.StringFlag{Name: flagCAFile, Usage: "with --verify: PEM CA certificates to trust besides the system's"},
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sesmtp/sesmtp/derive"
+	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/provision/iamtest"
+	"github.com/sesmtp/sesmtp/verify/smtptest"
+)
+
+// acceptIAMKeys accepts the v4 password, for region, of any key the IAM
+// endpoint holds: an SES stand-in that knows the account's keys.
+func acceptIAMKeys(srv *iamtest.Server, region string) func(string, string) bool {
+	return func(user, pass string) bool {
+		for _, u := range srv.Users() {
+			for _, k := range u.AccessKeys {
+				if k.ID == user && k.Status == "Active" && derive.PasswordV4(k.SecretAccessKey, region) == pass {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+func TestVerifyCommand(t *testing.T) {
+	good := derive.PasswordV4(exampleSecret, "eu-west-1")
+	csv := "IAM User Name,Smtp Username,Smtp Password,Region,Smtp Endpoint\n" +
+		"u,AKIAIOSFODNN7EXAMPLE," + good + ",eu-west-1,email-smtp.eu-west-1.amazonaws.com\n"
+	wrongRegion := "IAM User Name,Smtp Username,Smtp Password,Region,Smtp Endpoint\n" +
+		"u,AKIAIOSFODNN7EXAMPLE," + derive.PasswordV4(exampleSecret, "us-east-1") + ",us-east-1,email-smtp.us-east-1.amazonaws.com\n"
+	tests := []struct {
+		name       string
+		opts       smtptest.Options
+		file       string
+		env        map[string]string
+		args       []string
+		noCA       bool
+		code       int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "csv accepted", file: csv, code: 0, wantStdout: "credentials accepted by 127.0.0.1:"},
+		{name: "env accepted", env: map[string]string{"SMTP_USERNAME": "AKIAIOSFODNN7EXAMPLE", "SMTP_PASSWORD": good}, args: []string{"--region", "eu-west-1"}, code: 0},
+		{name: "wrong region", file: wrongRegion, args: []string{"--region", "us-east-1"}, code: exitcode.Rejected,
+			wantStderr: "derived for another region than this endpoint's (us-east-1)"},
+		{name: "user name instead of key id", env: map[string]string{"SMTP_USERNAME": "ses-smtp-user.1", "SMTP_PASSWORD": good},
+			args: []string{"--region", "eu-west-1"}, code: exitcode.Rejected, wantStderr: "does not look like an access key id"},
+		{name: "propagation with --wait", opts: smtptest.Options{RejectFirst: 2}, file: csv,
+			args: []string{"--wait", "1m", "--retry-interval", "1ms"}, code: 0, wantStderr: "attempt 2: 535 rejected"},
+		{name: "propagation without --wait", opts: smtptest.Options{RejectFirst: 2}, file: csv, code: exitcode.Rejected, wantStderr: "--wait 2m"},
+		{name: "implicit TLS", opts: smtptest.Options{Implicit: true}, file: csv, args: []string{"--tls", "implicit"}, code: 0},
+		{name: "no STARTTLS", opts: smtptest.Options{NoTLS: true}, file: csv, code: exitcode.Failed, wantStderr: "never sends credentials unencrypted"},
+		{name: "bad certificate", file: csv, noCA: true, code: exitcode.Failed, wantStderr: "--ca-file"},
+		{name: "malformed file", file: "IAM User Name,Smtp Username,Smtp Password\nu,x\n", code: exitcode.Usage, wantStderr: "line 2 has 2 columns"},
+		{name: "no credentials", code: exitcode.Usage, wantStderr: "set SMTP_USERNAME and SMTP_PASSWORD"},
+		{name: "bad --tls", file: csv, args: []string{"--tls", "ssl"}, code: exitcode.Usage, wantStderr: "--tls must be starttls or implicit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			iamtest.Isolate(t)
+			for _, k := range []string{"SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_HOST"} {
+				t.Setenv(k, "")
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			tt.opts.AccessKeyID, tt.opts.Password = "AKIAIOSFODNN7EXAMPLE", good
+			srv := smtptest.NewServer(t, tt.opts)
+			args := []string{"verify", "--endpoint", srv.Addr}
+			if !tt.noCA {
+				args = append(args, "--ca-file", srv.CAFile)
+			}
+			if tt.file != "" {
+				args = append(args, "--credentials", writeFile(t, "creds.csv", tt.file))
+			}
+			res := runCLI(t, "", append(args, tt.args...)...)
+			assert.Equal(t, tt.code, res.code, res.stderr)
+			assert.Contains(t, res.stdout, tt.wantStdout)
+			assert.Contains(t, res.stderr, tt.wantStderr)
+			assert.NotContains(t, res.stdout+res.stderr, good, "no password in output")
+			assert.Zero(t, srv.Mails(), "no MAIL command is ever sent")
+		})
+	}
+}
+
+func TestVerifyConnectionRefused(t *testing.T) {
+	iamtest.Isolate(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	t.Setenv("SMTP_USERNAME", "AKIAIOSFODNN7EXAMPLE")
+	t.Setenv("SMTP_PASSWORD", "x")
+	res := runCLI(t, "", "verify", "--endpoint", "127.0.0.1:"+strconv.Itoa(port), "--region", "eu-west-1")
+	assert.Equal(t, exitcode.Failed, res.code)
+	assert.Contains(t, res.stderr, "connection refused")
+}
+
+func TestCreateAndRotateVerify(t *testing.T) {
+	e := iamtest.Start(t)
+	iam := e.Local(t)
+	smtp := smtptest.NewServer(t, smtptest.Options{Accept: acceptIAMKeys(iam, "eu-west-1"), RejectFirst: 1})
+	verifyArgs := []string{"--verify", "--smtp-endpoint", smtp.Addr, "--ca-file", smtp.CAFile, "--retry-interval", "1ms"}
+	out := filepath.Join(t.TempDir(), "c.csv")
+
+	res := runCLI(t, "", append(createArgs(e, out, "--user", "target", "--region", "eu-west-1"), verifyArgs...)...)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "verified: "+smtp.Addr+" accepted the new credentials (attempt 2)")
+	assert.Equal(t, 1, smtp.Accepted())
+
+	// The file create wrote verifies on its own.
+	res = runCLI(t, "", "verify", "--credentials", out, "--endpoint", smtp.Addr, "--ca-file", smtp.CAFile)
+	require.Equal(t, 0, res.code, res.stderr)
+
+	out2 := filepath.Join(t.TempDir(), "r.csv")
+	res = runCLI(t, "", append(rotateArgs(e, out2, "--strategy", "key"), verifyArgs...)...)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, 3, smtp.Accepted())
+	assertNoSecrets(t, e, res.stdout, res.stderr)
+}
+
+func TestCreateVerifyRejectedRollsBack(t *testing.T) {
+	e := iamtest.Start(t)
+	iam := e.Local(t)
+	// The endpoint knows the key, but for another region: rejected.
+	smtp := smtptest.NewServer(t, smtptest.Options{Accept: acceptIAMKeys(iam, "us-east-1")})
+	out := filepath.Join(t.TempDir(), "c.csv")
+	res := runCLI(t, "", append(createArgs(e, out, "--user", "target", "--region", "eu-west-1"),
+		"--verify", "--verify-wait", "0s", "--smtp-endpoint", smtp.Addr, "--ca-file", smtp.CAFile)...)
+	assert.Equal(t, exitcode.Rejected, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "rolled back")
+	assert.Empty(t, iam.Users(), "IAM holds no key whose credentials failed")
+	assert.NoFileExists(t, out, "no file for a key IAM does not hold")
+	assertNoSecrets(t, e, res.stdout, res.stderr)
+}
