@@ -47,6 +47,7 @@ func createCommand(io stdio) *cli.Command {
 	flags = append(flags, senderPolicyFlags()...)
 	flags = append(flags, fileFlags()...)
 	flags = append(flags, verifyFlags()...)
+	flags = append(flags, batchFlags()...)
 	flags = append(flags,
 		&cli.BoolFlag{Name: flagDryRun, Usage: "print the IAM calls and the exact policy JSON, and change nothing"},
 		outputFlag(),
@@ -100,8 +101,8 @@ type fileTarget struct {
 	opts   credfile.Options
 }
 
-// readFileTarget reads and checks the file flags; it creates nothing.
-func readFileTarget(c *cli.Context) (fileTarget, error) {
+// fileFormat reads --format, --force and --include-secret-key.
+func fileFormat(c *cli.Context) (fileTarget, error) {
 	f, err := credfile.ParseFormat(c.String(flagFormat))
 	if err != nil {
 		return fileTarget{}, exitcode.UsageError(err)
@@ -110,6 +111,15 @@ func readFileTarget(c *cli.Context) (fileTarget, error) {
 		opts: credfile.Options{IncludeSecretKey: c.Bool(flagIncludeSecretKey)}}
 	if t.opts.IncludeSecretKey && (f == credfile.Postfix || f == credfile.URL) {
 		return fileTarget{}, exitcode.UsageError(fmt.Errorf("--include-secret-key needs the csv, json or env format; %s has no place for it", f))
+	}
+	return t, nil
+}
+
+// readFileTarget reads and checks the file flags; it creates nothing.
+func readFileTarget(c *cli.Context) (fileTarget, error) {
+	t, err := fileFormat(c)
+	if err != nil {
+		return fileTarget{}, err
 	}
 	if err := credfile.Check(t.path, t.force); err != nil {
 		return fileTarget{}, exitcode.UsageError(err)
@@ -133,6 +143,9 @@ func (t fileTarget) deliver(io stdio, creds credfile.Credentials) error {
 func runCreate(c *cli.Context, io stdio) error {
 	if c.Args().Present() {
 		return exitcode.UsageError(fmt.Errorf("unexpected argument %q (the user name goes in --user)", c.Args().First()))
+	}
+	if c.IsSet(flagFromFile) {
+		return runBatch(c, io)
 	}
 	in, target, format, err := readCreateInput(c, io)
 	if err != nil {

@@ -26,6 +26,10 @@ const (
 	flagTimeout            = "timeout"
 	flagOutput             = "output"
 	flagDryRun             = "dry-run"
+	flagRoleARN            = "role-arn"
+	flagMaxBackoff         = "max-backoff"
+	flagExternalID         = "external-id"
+	flagRoleSessionName    = "role-session-name"
 	flagForce              = "force"
 	flagUser               = "user"
 )
@@ -43,6 +47,10 @@ func awsFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagEndpointURL, Usage: "IAM endpoint URL (default: AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL, or IAM's own)", Category: "AWS"},
 		&cli.BoolFlag{Name: flagVerbose, Usage: "log each AWS request (action, status, duration; never headers or bodies) to stderr", Category: "AWS"},
 		&cli.DurationFlag{Name: flagTimeout, Value: 5 * time.Minute, Usage: "give up on AWS after this long (rolling back what was done)", Category: "AWS"},
+		&cli.DurationFlag{Name: flagMaxBackoff, Usage: "longest pause between retries of an AWS call (default 20s)", Category: "AWS", Hidden: true},
+		&cli.StringFlag{Name: flagRoleARN, Usage: "assume this IAM role (sts:AssumeRole) and work in its account", EnvVars: []string{"SESMTP_ROLE_ARN"}, Category: "AWS"},
+		&cli.StringFlag{Name: flagExternalID, Usage: "external id the role's trust policy requires", Category: "AWS"},
+		&cli.StringFlag{Name: flagRoleSessionName, Value: awscfg.DefaultRoleSessionName, Usage: "session name of the assumed role (shows in CloudTrail)", Category: "AWS"},
 	}
 }
 
@@ -70,7 +78,9 @@ func outputFormat(c *cli.Context) (string, error) {
 
 // awsOptions reads the AWS flags into awscfg.Options.
 func awsOptions(c *cli.Context, io stdio) awscfg.Options {
-	opts := awscfg.Options{Profile: c.String(flagProfile), EndpointURL: c.String(flagEndpointURL)}
+	opts := awscfg.Options{Profile: c.String(flagProfile), EndpointURL: c.String(flagEndpointURL),
+		RoleARN: c.String(flagRoleARN), ExternalID: c.String(flagExternalID), RoleSessionName: c.String(flagRoleSessionName),
+		MaxBackoff: c.Duration(flagMaxBackoff)}
 	if rs := c.StringSlice(flagRegion); len(rs) > 0 {
 		opts.Region = rs[0]
 	}

@@ -71,3 +71,15 @@ func assertNoSecrets(t testing.TB, e *iamtest.Endpoint, texts ...string) {
 func unsetenv(key string) error { return os.Unsetenv(key) }
 
 func groupInput(name string) *iam.CreateGroupInput { return &iam.CreateGroupInput{GroupName: &name} }
+
+// runAsMainEnv makes the test binary act as sesmtp itself, so that tests
+// can run it as a process and signal it.
+const runAsMainEnv = "SESMTP_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsMainEnv) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}

@@ -13,7 +13,9 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -36,6 +38,12 @@ type Options struct {
 	Adaptive bool
 	// MaxAttempts caps attempts per call (0: the SDK default, 3).
 	MaxAttempts int
+	// MaxBackoff caps the pause between retries (0: the SDK default, 20 s).
+	MaxBackoff time.Duration
+	// RoleARN, if set, is assumed with sts:AssumeRole (stscreds), so one
+	// operator identity can work in many accounts. ExternalID and
+	// RoleSessionName go with it (default session name "sesmtp").
+	RoleARN, ExternalID, RoleSessionName string
 	// Logger receives one debug line per HTTP attempt (no headers, no
 	// bodies) and the SDK's retry notices. Nil: no logging.
 	Logger *slog.Logger
@@ -61,24 +69,51 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration (profile %q): %w", opts.Profile, err)
 	}
+	if opts.RoleARN != "" {
+		cfg.Credentials = aws.NewCredentialsCache(assumeRole(cfg, opts))
+	}
 	return cfg, nil
 }
 
+// DefaultRoleSessionName names sessions of assumed roles in CloudTrail.
+const DefaultRoleSessionName = "sesmtp"
+
+// assumeRole returns a provider of the role's temporary credentials, got
+// with the configuration's own credentials. The STS endpoint follows
+// AWS_ENDPOINT_URL_STS like any other.
+func assumeRole(cfg aws.Config, opts Options) aws.CredentialsProvider {
+	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if o.Region == "" {
+			o.Region = DefaultIAMRegion
+		}
+	})
+	return stscreds.NewAssumeRoleProvider(client, opts.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = opts.RoleSessionName
+		if o.RoleSessionName == "" {
+			o.RoleSessionName = DefaultRoleSessionName
+		}
+		if opts.ExternalID != "" {
+			o.ExternalID = aws.String(opts.ExternalID)
+		}
+	})
+}
+
 func newRetryer(opts Options) aws.Retryer {
-	if opts.Adaptive {
-		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-			o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-				if opts.MaxAttempts > 0 {
-					so.MaxAttempts = opts.MaxAttempts
-				}
-			})
-		})
-	}
-	return retry.NewStandard(func(so *retry.StandardOptions) {
+	standard := func(so *retry.StandardOptions) {
 		if opts.MaxAttempts > 0 {
 			so.MaxAttempts = opts.MaxAttempts
 		}
-	})
+		if opts.MaxBackoff > 0 {
+			so.MaxBackoff = opts.MaxBackoff
+			so.Backoff = retry.NewExponentialJitterBackoff(opts.MaxBackoff)
+		}
+	}
+	if opts.Adaptive {
+		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			o.StandardOptions = append(o.StandardOptions, standard)
+		})
+	}
+	return retry.NewStandard(standard)
 }
 
 // IAM returns an IAM client for cfg, honouring opts.EndpointURL and

@@ -80,6 +80,9 @@ type CreateInput struct {
 	// Listed says the caller already checked, with FindUsers, that the
 	// name is free (batch runs list once for all senders).
 	Listed bool
+	// GroupReady says the caller already made sure Group exists (batch
+	// runs ensure each group once, not once per sender).
+	GroupReady bool
 }
 
 // CreateResult describes what Create made. It holds no secret.
@@ -303,12 +306,14 @@ func (r *createRun) grant(ctx context.Context) error {
 		return restoreGrants(ctx, r.c, r.in.UserName, r.in.Restore)
 	}
 	if r.in.Group != "" {
-		created, err := EnsureGroup(ctx, r.c, r.in.Group, r.in.policyName(), r.in.Policy)
-		r.res.GroupCreated = created
-		if err != nil {
-			return err
+		if !r.in.GroupReady {
+			created, err := EnsureGroup(ctx, r.c, r.in.Group, r.in.policyName(), r.in.Policy)
+			r.res.GroupCreated = created
+			if err != nil {
+				return err
+			}
 		}
-		_, err = r.c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String(r.in.Group), UserName: aws.String(r.in.UserName)})
+		_, err := r.c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String(r.in.Group), UserName: aws.String(r.in.UserName)})
 		return awsError("AddUserToGroup", fmt.Sprintf("user %q to group %q", r.in.UserName, r.in.Group), err)
 	}
 	_, err := r.c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{

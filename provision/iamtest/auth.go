@@ -25,9 +25,9 @@ func (s *Server) authenticate(r *http.Request, action string) (Caller, *apiError
 		return Caller{}, &apiError{Status: 400, Type: "Sender", Code: "IncompleteSignature",
 			Message: "Authorization header requires a Credential parameter of the form KEY/DATE/REGION/SERVICE/aws4_request."}
 	}
-	if parts[3] != "iam" {
+	if want := serviceOf(action); parts[3] != want {
 		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "SignatureDoesNotMatch",
-			Message: "Credential should be scoped to correct service: 'iam'."}
+			Message: "Credential should be scoped to correct service: '" + want + "'."}
 	}
 	s.mu.Lock()
 	caller, ok := s.callers[parts[0]]
@@ -47,6 +47,15 @@ func (s *Server) authenticate(r *http.Request, action string) (Caller, *apiError
 				" because no identity-based policy allows the iam:" + action + " action"}
 	}
 	return caller, nil
+}
+
+// serviceOf names the service an action belongs to: STS's AssumeRole is
+// served here too, for role-assumption tests.
+func serviceOf(action string) string {
+	if action == "AssumeRole" {
+		return "sts"
+	}
+	return "iam"
 }
 
 // credentialScope returns the value of the Credential= parameter.

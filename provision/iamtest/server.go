@@ -83,6 +83,8 @@ type Server struct {
 	http    *httptest.Server
 	account string
 
+	roles []Role
+
 	mu      sync.Mutex // guards callers, state and calls
 	callers map[string]Caller
 	state   *state
@@ -145,6 +147,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.caller = caller
+	if req.action == "AssumeRole" {
+		s.assumeRole(w, req)
+		return
+	}
 	s.serve(r.Context(), w, req)
 }
 

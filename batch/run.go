@@ -1,0 +1,334 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/sesmtp/sesmtp/credfile"
+	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/policy"
+	"github.com/sesmtp/sesmtp/provision"
+)
+
+// DefaultConcurrency is how many senders are created at once: IAM
+// throttles mutating calls, so a handful, with adaptive retries.
+const DefaultConcurrency = 4
+
+// Statuses of a sender in the summary.
+const (
+	StatusCreated    = "created"
+	StatusSkipped    = "skipped (user and file exist)"
+	StatusFailed     = "failed"
+	StatusRolledBack = "failed, rolled back"
+	StatusLeft       = "failed, left behind"
+	StatusNotStarted = "not started (interrupted)"
+)
+
+// Options is a batch run.
+type Options struct {
+	Senders []Sender
+	// Dir receives DIR/<user>.<ext>, created 0700.
+	Dir         string
+	Format      credfile.Format
+	FileOptions credfile.Options
+	// Force overwrites credentials files of senders that are created.
+	Force bool
+	// Defaults every sender shares.
+	Regions             []string
+	Path                string
+	Tags                []provision.Tag
+	PermissionsBoundary string
+	PolicyName          string
+	// Group is used for senders whose row names none.
+	Group       string
+	Concurrency int
+	// Verify, if set, checks each sender's new credentials (as create --verify).
+	Verify func(context.Context, credfile.Credentials) error
+	// Progress receives each sender's outcome as it is decided (may be nil).
+	Progress func(done, total int, o Outcome)
+}
+
+// Outcome is one sender's result.
+type Outcome struct {
+	User        string `json:"user"`
+	AccessKeyID string `json:"access_key_id,omitempty"`
+	File        string `json:"file"`
+	Status      string `json:"status"`
+	Error       string `json:"error,omitempty"`
+	code        int
+}
+
+// Summary is a batch run's result, in manifest order.
+type Summary struct {
+	Outcomes []Outcome `json:"senders"`
+	// Interrupted is true when the run stopped before starting every sender.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// Counts returns how many senders ended in each status.
+func (s Summary) Counts() map[string]int {
+	m := map[string]int{}
+	for _, o := range s.Outcomes {
+		m[o.Status]++
+	}
+	return m
+}
+
+// Err returns the run's error: nil when every sender was created or
+// skipped, else an error with exit code 4 if anything was left behind, 1 otherwise.
+func (s Summary) Err() error {
+	var failed []string
+	code := exitcode.Failed
+	for _, o := range s.Outcomes {
+		if o.Status != StatusCreated && o.Status != StatusSkipped {
+			failed = append(failed, o.User)
+			if o.code == exitcode.LeftBehind {
+				code = exitcode.LeftBehind
+			}
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%d of %d senders were not created: %s; the others are done. Run the same command again to retry them (done senders are skipped)",
+		len(failed), len(s.Outcomes), strings.Join(failed, ", "))
+	if s.Interrupted {
+		msg = "interrupted: " + msg
+	}
+	return &exitcode.Error{Code: code, Err: errors.New(msg)}
+}
+
+// Prepare turns senders into create inputs, checking everything IAM would
+// reject, and returns every problem at once (a *ManifestError).
+func Prepare(opts Options) ([]provision.CreateInput, error) {
+	var inputs []provision.CreateInput
+	var problems []Problem
+	for _, s := range opts.Senders {
+		doc, err := policy.Sender(policy.SenderOptions{FromAddresses: s.FromAddresses, IdentityARNs: s.IdentityARNs})
+		if err != nil {
+			problems = append(problems, Problem{s.Line, err.Error()})
+			continue
+		}
+		in := provision.CreateInput{
+			UserName: s.User, Path: opts.Path, Tags: append(append([]provision.Tag{}, opts.Tags...), s.Tags...),
+			PermissionsBoundary: opts.PermissionsBoundary, Policy: doc, PolicyName: opts.PolicyName,
+			Group: s.Group, Regions: opts.Regions, Listed: true, GroupReady: true,
+		}
+		if in.Group == "" {
+			in.Group = opts.Group
+		}
+		if err := in.Validate(); err != nil {
+			problems = append(problems, Problem{s.Line, err.Error()})
+			continue
+		}
+		inputs = append(inputs, in)
+	}
+	if len(problems) > 0 {
+		return nil, &ManifestError{Problems: problems}
+	}
+	return inputs, nil
+}
+
+// FilePath is where a sender's credentials go.
+func FilePath(dir string, f credfile.Format, user string) string {
+	return filepath.Join(dir, user+"."+f.Ext())
+}
+
+// Run creates every sender's credentials: one ListUsers pass for the whole
+// batch, each group ensured once, then opts.Concurrency senders at a time.
+// A sender that fails is rolled back alone; the others stay. Senders whose
+// user and file exist are skipped, so re-running resumes. When ctx ends,
+// no new sender starts; those in flight finish (or roll back).
+func Run(ctx context.Context, c provision.IAMAPI, opts Options) (Summary, error) {
+	inputs, err := Prepare(opts)
+	if err != nil {
+		return Summary{}, err
+	}
+	if err := checkDir(opts.Dir); err != nil {
+		return Summary{}, err
+	}
+	names := make([]string, len(inputs))
+	for i, in := range inputs {
+		names[i] = in.UserName
+	}
+	existing, err := provision.FindUsers(ctx, c, names)
+	if err != nil {
+		return Summary{}, err
+	}
+	r := &run{c: c, opts: opts, inputs: inputs, outcomes: make([]Outcome, len(inputs))}
+	todo := r.ensureGroups(ctx, r.classify(existing))
+	r.createAll(ctx, todo)
+	return Summary{Outcomes: r.outcomes, Interrupted: ctx.Err() != nil && r.notStarted > 0}, nil
+}
+
+func checkDir(dir string) error {
+	if dir == "" {
+		return exitcode.UsageError(errors.New("--out-dir is required with --from-file"))
+	}
+	info, err := os.Stat(dir)
+	if err == nil && !info.IsDir() {
+		return exitcode.UsageError(fmt.Errorf("--out-dir %s is not a directory", dir))
+	}
+	if err := credfile.Check(filepath.Join(dir, ".sesmtp-check"), true); err != nil {
+		return exitcode.UsageError(err)
+	}
+	return nil
+}
+
+type run struct {
+	c          provision.IAMAPI
+	opts       Options
+	inputs     []provision.CreateInput
+	mu         sync.Mutex
+	outcomes   []Outcome
+	done       int
+	notStarted int
+}
+
+// record sets sender i's outcome and reports progress; calls to
+// Progress are serialised.
+func (r *run) record(i int, o Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.outcomes[i] = o
+	r.done++
+	if r.opts.Progress != nil {
+		r.opts.Progress(r.done, len(r.outcomes), o)
+	}
+}
+
+// classify decides, from the one listing, which senders need creating.
+func (r *run) classify(existing map[string]types.User) []int {
+	var todo []int
+	for i, in := range r.inputs {
+		file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
+		_, userExists := existing[strings.ToLower(in.UserName)]
+		_, statErr := os.Stat(file)
+		fileExists := statErr == nil
+		switch {
+		case userExists && fileExists:
+			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusSkipped})
+		case userExists:
+			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusFailed, code: exitcode.Failed,
+				Error: fmt.Sprintf("IAM user exists but %s does not: its password is not recoverable; issue a new key with 'sesmtp rotate --user %s --strategy key', or delete it", file, in.UserName)})
+		case fileExists && !r.opts.Force:
+			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusFailed, code: exitcode.Failed,
+				Error: (&credfile.ExistsError{Path: file}).Error()})
+		default:
+			todo = append(todo, i)
+		}
+	}
+	return todo
+}
+
+// ensureGroups makes sure each group the senders name exists, once; the
+// senders of a group that cannot be made fail without starting.
+func (r *run) ensureGroups(ctx context.Context, todo []int) []int {
+	failed := map[string]error{}
+	for _, i := range todo {
+		in := r.inputs[i]
+		if in.Group == "" {
+			continue
+		}
+		if _, done := failed[in.Group]; !done {
+			_, err := provision.EnsureGroup(ctx, r.c, in.Group, policyName(in), in.Policy)
+			failed[in.Group] = err
+		}
+	}
+	for g, err := range failed {
+		if err == nil {
+			delete(failed, g)
+		}
+	}
+	if len(failed) == 0 {
+		return todo
+	}
+	var kept []int
+	for _, i := range todo {
+		if err, bad := failed[r.inputs[i].Group]; bad {
+			r.record(i, Outcome{User: r.inputs[i].UserName, Status: StatusFailed, Error: err.Error(), code: exitcode.Failed})
+			continue
+		}
+		kept = append(kept, i)
+	}
+	return kept
+}
+
+func policyName(in provision.CreateInput) string {
+	if in.PolicyName == "" {
+		return provision.DefaultPolicyName
+	}
+	return in.PolicyName
+}
+
+// createAll runs the senders through a pool of workers. Once ctx ends no
+// sender starts; in-flight senders run on, detached from ctx, to finish
+// or roll back.
+func (r *run) createAll(ctx context.Context, todo []int) {
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	workers := r.opts.Concurrency
+	if workers <= 0 {
+		workers = DefaultConcurrency
+	}
+	for range min(workers, len(todo)) {
+		wg.Go(func() {
+			for i := range jobs {
+				r.record(i, r.createOne(context.WithoutCancel(ctx), r.inputs[i]))
+			}
+		})
+	}
+	next := 0
+dispatch:
+	for next < len(todo) && ctx.Err() == nil {
+		select {
+		case jobs <- todo[next]:
+			next++
+		case <-ctx.Done():
+			break dispatch
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	for _, i := range todo[next:] {
+		if r.outcomes[i].Status == "" {
+			r.notStarted++
+			r.record(i, Outcome{User: r.inputs[i].UserName, Status: StatusNotStarted, code: exitcode.Failed})
+		}
+	}
+}
+
+func (r *run) createOne(ctx context.Context, in provision.CreateInput) Outcome {
+	file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
+	in.Deliver = func(_ context.Context, creds credfile.Credentials) error {
+		var buf bytes.Buffer
+		if err := credfile.Render(&buf, r.opts.Format, creds, r.opts.FileOptions); err != nil {
+			return err
+		}
+		return credfile.Write(file, buf.Bytes(), r.opts.Force)
+	}
+	in.Retract = func() error { return os.Remove(file) }
+	in.Verify = r.opts.Verify
+	res, err := provision.Create(ctx, r.c, in)
+	o := Outcome{User: in.UserName, File: file, AccessKeyID: res.AccessKeyID, Status: StatusCreated}
+	if err != nil {
+		o.Error, o.code = err.Error(), exitcode.Of(err)
+		o.Status = StatusFailed
+		var rolled *provision.RolledBackError
+		switch {
+		case errors.As(err, &rolled):
+			o.Status = StatusRolledBack
+		case o.code == exitcode.LeftBehind:
+			o.Status = StatusLeft
+		}
+	}
+	return o
+}
