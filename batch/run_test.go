@@ -115,4 +115,3 @@ func BenchmarkBatch(b *testing.B) {
 		})
 	}
 }
-
