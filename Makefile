@@ -1,5 +1,7 @@
 # sesmtp: `make demo` runs the main job against a local IAM endpoint,
 # `make test` runs every test. Both need only Go.
+SHELL       := bash
+.SHELLFLAGS := -o pipefail -c
 GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 60s
@@ -10,8 +12,12 @@ build:
 	$(GO) build -o bin/sesmtp .
 	$(GO) build -o bin/iam-local ./provision/iamtest/cmd/iam-local
 
+# Every test; the fault matrix runs apart, verbosely, so that its
+# "fault matrix: N cases, N held" line shows.
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -skip '^TestFaultMatrix$$' ./...
+	$(GO) test -race -count=1 -run '^TestFaultMatrix$$' -v . | grep -vE '^(=== (RUN|PAUSE|CONT)|\s*--- PASS)'
+
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
@@ -26,6 +32,10 @@ bench:
 # Each fuzz target for $(FUZZTIME); not part of CI.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPasswords$$' -fuzztime $(FUZZTIME) ./derive
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckRegion$$' -fuzztime $(FUZZTIME) ./derive
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./credfile
+	$(GO) test -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./batch
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTag$$' -fuzztime $(FUZZTIME) ./provision
 
 demo: build
 	./scripts/demo.sh

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -175,7 +176,21 @@ func runCreate(c *cli.Context, io stdio) error {
 	if in.Verify, err = verifyHook(c, io); err != nil {
 		return err
 	}
+	if err := recoverPending(ctx, io, client, target.path); err != nil {
+		return err
+	}
+	in.RunID = provision.NewRunID()
+	if target.path != credfile.Stdout {
+		if err := credfile.WritePending(target.path, credfile.Pending{UserName: in.UserName, RunID: in.RunID}); err != nil {
+			return exitcode.UsageError(err)
+		}
+	}
 	res, err := provision.Create(ctx, client, in)
+	if exitcode.Of(err) != exitcode.LeftBehind && target.path != credfile.Stdout {
+		// Done or rolled back: nothing for a later run to recover. After
+		// exit 4 the marker stays, so the next run retries the cleanup.
+		_ = credfile.RemovePending(target.path)
+	}
 	if err != nil {
 		return err
 	}
@@ -184,6 +199,31 @@ func runCreate(c *cli.Context, io stdio) error {
 		return writeJSON(io, createOutput{CreateResult: res, File: target.path, Format: string(target.format)})
 	}
 	return nil
+}
+
+// recoverPending finishes the cleanup of a run that died between creating
+// a key and writing its file (SIGKILL, power loss): it removes the user
+// that run created, found by the marker it left beside path.
+func recoverPending(ctx context.Context, io stdio, c provision.IAMAPI, path string) error {
+	if path == credfile.Stdout {
+		return nil
+	}
+	p, found, err := credfile.ReadPending(path)
+	if err != nil || !found {
+		return exitcode.UsageError(err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		// The file was written before the run died: the credentials are safe.
+		return credfile.RemovePending(path)
+	}
+	removed, err := provision.Recover(ctx, c, p.UserName, p.RunID)
+	if err != nil {
+		return fmt.Errorf("an earlier run that died before writing %s left IAM user %s; removing it failed: %w", path, p.UserName, err)
+	}
+	if len(removed) > 0 {
+		fmt.Fprintf(io.err, "recovered: an earlier run died before writing %s; removed what it created (%s)\n", path, strings.Join(removed, ", "))
+	}
+	return credfile.RemovePending(path)
 }
 
 // createOutput is create's --output json result. It holds no secret.
@@ -199,14 +239,27 @@ func writeJSON(io stdio, v any) error {
 	return enc.Encode(v)
 }
 
-// iamClient loads the AWS configuration and returns an IAM client.
+// iamClient loads the AWS configuration, makes sure it yields credentials
+// (so that a missing or unusable identity is bad input, found before any
+// IAM call) and returns an IAM client.
 func iamClient(ctx context.Context, opts awscfg.Options) (*iam.Client, error) {
 	cfg, err := awscfg.Load(ctx, opts)
 	if err != nil {
 		return nil, exitcode.UsageError(err)
 	}
+	if cfg.Credentials == nil {
+		return nil, exitcode.UsageError(errors.New(noCredentialsHint))
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		if opts.RoleARN != "" {
+			return nil, exitcode.UsageError(fmt.Errorf("cannot assume role %s (sts:AssumeRole): %w; check the role's trust policy and --external-id", opts.RoleARN, err))
+		}
+		return nil, exitcode.UsageError(fmt.Errorf("%s (%w)", noCredentialsHint, err))
+	}
 	return awscfg.IAM(cfg, opts), nil
 }
+
+const noCredentialsHint = "no usable AWS credentials: set AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 
 func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarget, string, error) {
 	var in provision.CreateInput

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,12 +53,27 @@ func newStdio() stdio {
 // run runs sesmtp with args and returns the exit code. Errors are printed
 // once, here, to stderr.
 func run(ctx context.Context, args []string, io stdio) int {
+	// Concurrent senders, the request log and progress share these.
+	io.out, io.err = &syncWriter{w: io.out}, &syncWriter{w: io.err}
 	app := newApp(io)
 	err := app.RunContext(ctx, args)
 	if err != nil {
 		fmt.Fprintf(io.err, "sesmtp: %v\n", err)
 	}
 	return exitcode.Of(err)
+}
+
+// syncWriter serialises writes to w, so that lines written by concurrent
+// goroutines do not interleave or race.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 const appDescription = `sesmtp does what the SES console's "Create SMTP credentials" button does, from a

@@ -137,6 +137,22 @@ func Prepare(opts Options) ([]provision.CreateInput, error) {
 	return inputs, nil
 }
 
+// recoverSender removes what a run that died before writing file created,
+// if its pending marker is there and the file is not.
+func recoverSender(ctx context.Context, c provision.IAMAPI, file string) error {
+	p, found, err := credfile.ReadPending(file)
+	if err != nil || !found {
+		return err
+	}
+	if _, err := os.Stat(file); err == nil {
+		return credfile.RemovePending(file)
+	}
+	if _, err := provision.Recover(ctx, c, p.UserName, p.RunID); err != nil {
+		return fmt.Errorf("remove what a run that died before writing %s created: %w", file, err)
+	}
+	return credfile.RemovePending(file)
+}
+
 // FilePath is where a sender's credentials go.
 func FilePath(dir string, f credfile.Format, user string) string {
 	return filepath.Join(dir, user+"."+f.Ext())
@@ -213,7 +229,10 @@ func (r *run) classify(existing map[string]types.User) []int {
 		_, userExists := existing[strings.ToLower(in.UserName)]
 		_, statErr := os.Stat(file)
 		fileExists := statErr == nil
+		_, pending, _ := credfile.ReadPending(file)
 		switch {
+		case userExists && !fileExists && pending:
+			todo = append(todo, i) // a run died before writing its file: createOne recovers
 		case userExists && fileExists:
 			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusSkipped})
 		case userExists:
@@ -270,8 +289,8 @@ func policyName(in provision.CreateInput) string {
 }
 
 // createAll runs the senders through a pool of workers. Once ctx ends no
-// sender starts; in-flight senders run on, detached from ctx, to finish
-// or roll back.
+// sender starts; in-flight senders run on to finish or roll back, bounded
+// only by ctx's deadline.
 func (r *run) createAll(ctx context.Context, todo []int) {
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -279,10 +298,17 @@ func (r *run) createAll(ctx context.Context, todo []int) {
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
+	// In-flight senders ignore Ctrl-C (they finish or roll back) but keep
+	// ctx's deadline (--timeout).
+	inflight, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if d, ok := ctx.Deadline(); ok {
+		inflight, cancel = context.WithDeadline(inflight, d)
+	}
+	defer cancel()
 	for range min(workers, len(todo)) {
 		wg.Go(func() {
 			for i := range jobs {
-				r.record(i, r.createOne(context.WithoutCancel(ctx), r.inputs[i]))
+				r.record(i, r.createOne(inflight, r.inputs[i]))
 			}
 		})
 	}
@@ -308,6 +334,13 @@ dispatch:
 
 func (r *run) createOne(ctx context.Context, in provision.CreateInput) Outcome {
 	file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
+	if err := recoverSender(ctx, r.c, file); err != nil {
+		return Outcome{User: in.UserName, File: file, Status: StatusFailed, Error: err.Error(), code: exitcode.Of(err)}
+	}
+	in.RunID = provision.NewRunID()
+	if err := credfile.WritePending(file, credfile.Pending{UserName: in.UserName, RunID: in.RunID}); err != nil {
+		return Outcome{User: in.UserName, File: file, Status: StatusFailed, Error: err.Error(), code: exitcode.Failed}
+	}
 	in.Deliver = func(_ context.Context, creds credfile.Credentials) error {
 		var buf bytes.Buffer
 		if err := credfile.Render(&buf, r.opts.Format, creds, r.opts.FileOptions); err != nil {
@@ -318,6 +351,9 @@ func (r *run) createOne(ctx context.Context, in provision.CreateInput) Outcome {
 	in.Retract = func() error { return os.Remove(file) }
 	in.Verify = r.opts.Verify
 	res, err := provision.Create(ctx, r.c, in)
+	if exitcode.Of(err) != exitcode.LeftBehind {
+		_ = credfile.RemovePending(file) // after exit 4 it stays, for the next run to finish the cleanup
+	}
 	o := Outcome{User: in.UserName, File: file, AccessKeyID: res.AccessKeyID, Status: StatusCreated}
 	if err != nil {
 		o.Error, o.code = err.Error(), exitcode.Of(err)

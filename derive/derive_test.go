@@ -196,3 +196,28 @@ func FuzzPasswords(f *testing.F) {
 		}
 	})
 }
+
+func FuzzCheckRegion(f *testing.F) {
+	for _, s := range []string{"eu-west-1", "eu-wset-1", "us-gov-west-1", "", "EU-WEST-1", "xx-north-9", "a-b-1"} {
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, region string, allowUnknown bool) {
+		err := CheckRegion(region, allowUnknown)
+		if err == nil {
+			if !regionShape.MatchString(region) {
+				t.Fatalf("accepted %q, which is not shaped like a region", region)
+			}
+			if Endpoint(region) != "email-smtp."+region+".amazonaws.com" {
+				t.Fatal("endpoint")
+			}
+			return
+		}
+		var ure *UnknownRegionError
+		if !errors.As(err, &ure) || ure.Region != region {
+			t.Fatalf("error %v is not an UnknownRegionError for the input", err)
+		}
+		if ure.Suggestion != "" && CheckRegion(ure.Suggestion, false) != nil {
+			t.Fatalf("suggested unknown region %q", ure.Suggestion)
+		}
+	})
+}

@@ -60,6 +60,9 @@ type Fault struct {
 	Code string
 	// Delay is how long a Delay fault waits.
 	Delay time.Duration
+	// OnPerformed, if set, runs after the action took effect and before
+	// the answer is sent: the moment to crash a client in a test.
+	OnPerformed func(Call)
 }
 
 type faultRule struct {

@@ -181,6 +181,11 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, req *request)
 	if aerr != nil {
 		call.Outcome = aerr.Code
 	}
+	for _, f := range faults {
+		if f.OnPerformed != nil && aerr == nil {
+			f.OnPerformed(call)
+		}
+	}
 	after := firstOf(faults, FailAfter, DropAfter)
 	if after != nil && aerr == nil {
 		call.Outcome, call.Fault = "performed, then "+outcomeOf(after), after.Kind
