@@ -281,7 +281,6 @@ func TestCreateNeverAdoptsAStrangersUser(t *testing.T) {
 		srv.PutUser(iamtest.User{Name: "mailer", Tags: []iamtest.Tag{{Key: provision.TagRunID, Value: "someone-else"}}})
 		return false
 	}})
-	before := ""
 	res := runCLI(t, "", createArgs(e, filepath.Join(t.TempDir(), "c.csv"), "--user", "mailer", "--region", "eu-west-1")...)
 	assert.Equal(t, exitcode.Usage, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "already exists")
@@ -289,7 +288,6 @@ func TestCreateNeverAdoptsAStrangersUser(t *testing.T) {
 	require.True(t, ok, "the stranger's user is untouched")
 	assert.Empty(t, u.AccessKeys)
 	assert.Empty(t, u.InlinePolicies)
-	_ = before
 }
 
 func TestCreateBadInputChangesNothing(t *testing.T) {
