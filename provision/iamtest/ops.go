@@ -18,30 +18,42 @@ var operations map[string]operation
 
 func init() {
 	operations = map[string]operation{
-		"ListUsers": listUsers, "GetUser": getUser, "CreateUser": createUser, "DeleteUser": deleteUser,
-		"TagUser": tagUser, "UntagUser": untagUser, "ListUserTags": listUserTags,
-		"PutUserPolicy": putUserPolicy, "GetUserPolicy": getUserPolicy,
-		"ListUserPolicies": listUserPolicies, "DeleteUserPolicy": deleteUserPolicy,
-		"ListAttachedUserPolicies": listAttachedUserPolicies,
-		"AttachUserPolicy":         attachUserPolicy, "DetachUserPolicy": detachUserPolicy,
+		"ListUsers": listUsers, "GetUser": getUser, "CreateUser": createUser, "DeleteUser": userOp(deleteUser),
+		"TagUser": userOp(tagUser), "UntagUser": userOp(untagUser), "ListUserTags": userOp(listUserTags),
+		"PutUserPolicy": userOp(putUserPolicy), "GetUserPolicy": userOp(getUserPolicy),
+		"ListUserPolicies": userOp(listUserPolicies), "DeleteUserPolicy": userOp(deleteUserPolicy),
+		"ListAttachedUserPolicies": userOp(listAttachedUserPolicies),
+		"AttachUserPolicy":         userOp(attachUserPolicy), "DetachUserPolicy": userOp(detachUserPolicy),
 		"CreateGroup": createGroup, "GetGroup": getGroup, "DeleteGroup": deleteGroup,
 		"PutGroupPolicy": putGroupPolicy, "GetGroupPolicy": getGroupPolicy,
 		"ListGroupPolicies": listGroupPolicies, "DeleteGroupPolicy": deleteGroupPolicy,
 		"AddUserToGroup": addUserToGroup, "RemoveUserFromGroup": removeUserFromGroup,
-		"ListGroupsForUser": listGroupsForUser,
-		"GetLoginProfile":   getLoginProfile, "DeleteLoginProfile": deleteLoginProfile,
+		"ListGroupsForUser": userOp(listGroupsForUser),
+		"GetLoginProfile":   userOp(getLoginProfile), "DeleteLoginProfile": userOp(deleteLoginProfile),
 		"CreateAccessKey": createAccessKey, "ListAccessKeys": listAccessKeys,
 		"UpdateAccessKey": updateAccessKey, "DeleteAccessKey": deleteAccessKey,
 		"GetAccessKeyLastUsed":            getAccessKeyLastUsed,
-		"ListSigningCertificates":         listSigningCertificates,
-		"DeleteSigningCertificate":        deleteSigningCertificate,
-		"ListSSHPublicKeys":               listSSHPublicKeys,
-		"DeleteSSHPublicKey":              deleteSSHPublicKey,
-		"ListServiceSpecificCredentials":  listServiceSpecificCredentials,
-		"DeleteServiceSpecificCredential": deleteServiceSpecificCredential,
-		"ListMFADevices":                  listMFADevices,
-		"DeactivateMFADevice":             deactivateMFADevice,
+		"ListSigningCertificates":         userOp(listSigningCertificates),
+		"DeleteSigningCertificate":        userOp(deleteSigningCertificate),
+		"ListSSHPublicKeys":               userOp(listSSHPublicKeys),
+		"DeleteSSHPublicKey":              userOp(deleteSSHPublicKey),
+		"ListServiceSpecificCredentials":  userOp(listServiceSpecificCredentials),
+		"DeleteServiceSpecificCredential": userOp(deleteServiceSpecificCredential),
+		"ListMFADevices":                  userOp(listMFADevices),
+		"DeactivateMFADevice":             userOp(deactivateMFADevice),
 		"DeleteVirtualMFADevice":          deleteVirtualMFADevice,
+	}
+}
+
+// userOp adapts an operation on the user the request's UserName names,
+// answering NoSuchEntity when there is none.
+func userOp(f func(st *state, u *User, req *request) (any, *apiError)) operation {
+	return func(st *state, req *request) (any, *apiError) {
+		u, aerr := st.user(req.form.Get("UserName"))
+		if aerr != nil {
+			return nil, aerr
+		}
+		return f(st, u, req)
 	}
 }
 
@@ -231,11 +243,7 @@ func createUser(st *state, req *request) (any, *apiError) {
 	return userResult{toUserXML(u, true)}, nil
 }
 
-func deleteUser(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func deleteUser(st *state, u *User, req *request) (any, *apiError) {
 	for _, block := range []struct {
 		remains bool
 		what    string
@@ -263,11 +271,7 @@ type tagsResult struct {
 	IsTruncated bool            `xml:"IsTruncated"`
 }
 
-func tagUser(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func tagUser(st *state, u *User, req *request) (any, *apiError) {
 	tags, aerr := parseTags(req.form)
 	if aerr != nil {
 		return nil, aerr
@@ -288,11 +292,7 @@ func tagUser(st *state, req *request) (any, *apiError) {
 	return nil, nil
 }
 
-func untagUser(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func untagUser(st *state, u *User, req *request) (any, *apiError) {
 	keys := listMember(req.form, "TagKeys", "")
 	u.Tags = slices.DeleteFunc(u.Tags, func(t Tag) bool {
 		return slices.ContainsFunc(keys, func(k string) bool { return strings.EqualFold(k, t.Key) })
@@ -300,11 +300,7 @@ func untagUser(st *state, req *request) (any, *apiError) {
 	return nil, nil
 }
 
-func listUserTags(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func listUserTags(st *state, u *User, req *request) (any, *apiError) {
 	start, end, _, aerr := page(req.form, len(u.Tags))
 	if aerr != nil {
 		return nil, aerr
@@ -361,11 +357,7 @@ func putPolicy(policies map[string]string, name, doc string, limit int, owner st
 	return nil
 }
 
-func putUserPolicy(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func putUserPolicy(st *state, u *User, req *request) (any, *apiError) {
 	return nil, putPolicy(u.InlinePolicies, req.form.Get("PolicyName"), req.form.Get("PolicyDocument"), maxUserInlinePolicyChars, "user "+u.Name)
 }
 
@@ -375,11 +367,7 @@ type userPolicyResult struct {
 	PolicyDocument string `xml:"PolicyDocument"`
 }
 
-func getUserPolicy(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func getUserPolicy(st *state, u *User, req *request) (any, *apiError) {
 	name := req.form.Get("PolicyName")
 	doc, ok := u.InlinePolicies[name]
 	if !ok {
@@ -403,19 +391,11 @@ func sortedKeys(m map[string]string) []string {
 	return ks
 }
 
-func listUserPolicies(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func listUserPolicies(st *state, u *User, req *request) (any, *apiError) {
 	return policyNamesResult{PolicyNames: members[string]{Member: sortedKeys(u.InlinePolicies)}}, nil
 }
 
-func deleteUserPolicy(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func deleteUserPolicy(st *state, u *User, req *request) (any, *apiError) {
 	name := req.form.Get("PolicyName")
 	if _, ok := u.InlinePolicies[name]; !ok {
 		return nil, errNoSuchEntity("The user policy with name %s cannot be found.", name)
@@ -429,11 +409,7 @@ type attachedPoliciesResult struct {
 	IsTruncated      bool                       `xml:"IsTruncated"`
 }
 
-func listAttachedUserPolicies(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func listAttachedUserPolicies(st *state, u *User, req *request) (any, *apiError) {
 	var res attachedPoliciesResult
 	for _, arn := range sortedKeys(u.AttachedPolicies) {
 		res.AttachedPolicies.Member = append(res.AttachedPolicies.Member, attachedPolicyXML{u.AttachedPolicies[arn], arn})
@@ -441,11 +417,7 @@ func listAttachedUserPolicies(st *state, req *request) (any, *apiError) {
 	return res, nil
 }
 
-func attachUserPolicy(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func attachUserPolicy(st *state, u *User, req *request) (any, *apiError) {
 	arn := req.form.Get("PolicyArn")
 	if !policyARNPattern.MatchString(arn) {
 		return nil, errInvalidInput("ARN %s is not valid.", arn)
@@ -454,11 +426,7 @@ func attachUserPolicy(st *state, req *request) (any, *apiError) {
 	return nil, nil
 }
 
-func detachUserPolicy(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func detachUserPolicy(st *state, u *User, req *request) (any, *apiError) {
 	arn := req.form.Get("PolicyArn")
 	if _, ok := u.AttachedPolicies[arn]; !ok {
 		return nil, errNoSuchEntity("Policy %s was not found.", arn)

@@ -149,11 +149,7 @@ type groupsResult struct {
 	IsTruncated bool              `xml:"IsTruncated"`
 }
 
-func listGroupsForUser(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func listGroupsForUser(st *state, u *User, req *request) (any, *apiError) {
 	var res groupsResult
 	for _, name := range u.Groups {
 		if g, ok := st.groups[strings.ToLower(name)]; ok {

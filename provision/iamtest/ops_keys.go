@@ -123,11 +123,7 @@ type loginProfileResult struct {
 	} `xml:"LoginProfile"`
 }
 
-func getLoginProfile(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func getLoginProfile(st *state, u *User, req *request) (any, *apiError) {
 	if !u.LoginProfile {
 		return nil, errNoSuchEntity("Login Profile for User %s cannot be found.", u.Name)
 	}
@@ -136,11 +132,7 @@ func getLoginProfile(st *state, req *request) (any, *apiError) {
 	return res, nil
 }
 
-func deleteLoginProfile(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func deleteLoginProfile(st *state, u *User, req *request) (any, *apiError) {
 	if !u.LoginProfile {
 		return nil, errNoSuchEntity("Login Profile for User %s cannot be found.", u.Name)
 	}
@@ -148,30 +140,40 @@ func deleteLoginProfile(st *state, req *request) (any, *apiError) {
 	return nil, nil
 }
 
+type certificateXML struct {
+	UserName      string `xml:"UserName"`
+	CertificateID string `xml:"CertificateId"`
+	Status        string `xml:"Status"`
+}
+
+type sshPublicKeyXML struct {
+	UserName       string `xml:"UserName"`
+	SSHPublicKeyID string `xml:"SSHPublicKeyId"`
+	Status         string `xml:"Status"`
+	UploadDate     string `xml:"UploadDate"`
+}
+
+type serviceCredentialXML struct {
+	UserName                    string `xml:"UserName"`
+	ServiceSpecificCredentialID string `xml:"ServiceSpecificCredentialId"`
+	ServiceUserName             string `xml:"ServiceUserName"`
+	ServiceName                 string `xml:"ServiceName"`
+	Status                      string `xml:"Status"`
+	CreateDate                  string `xml:"CreateDate"`
+}
+
 // The credentials below are only listed and deleted: tests set them up with
 // Server.PutUser.
 
 type certificatesResult struct {
-	Certificates members[struct {
-		UserName      string `xml:"UserName"`
-		CertificateID string `xml:"CertificateId"`
-		Status        string `xml:"Status"`
-	}] `xml:"Certificates"`
-	IsTruncated bool `xml:"IsTruncated"`
+	Certificates members[certificateXML] `xml:"Certificates"`
+	IsTruncated  bool                    `xml:"IsTruncated"`
 }
 
-func listSigningCertificates(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func listSigningCertificates(st *state, u *User, req *request) (any, *apiError) {
 	var res certificatesResult
 	for _, id := range u.SigningCertificates {
-		res.Certificates.Member = append(res.Certificates.Member, struct {
-			UserName      string `xml:"UserName"`
-			CertificateID string `xml:"CertificateId"`
-			Status        string `xml:"Status"`
-		}{u.Name, id, "Active"})
+		res.Certificates.Member = append(res.Certificates.Member, certificateXML{u.Name, id, "Active"})
 	}
 	return res, nil
 }
@@ -186,84 +188,40 @@ func removeID(list *[]string, id, what string) *apiError {
 	return nil
 }
 
-func deleteSigningCertificate(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func deleteSigningCertificate(st *state, u *User, req *request) (any, *apiError) {
 	return nil, removeID(&u.SigningCertificates, req.form.Get("CertificateId"), "Signing Certificate")
 }
 
 type sshKeysResult struct {
-	SSHPublicKeys members[struct {
-		UserName       string `xml:"UserName"`
-		SSHPublicKeyID string `xml:"SSHPublicKeyId"`
-		Status         string `xml:"Status"`
-		UploadDate     string `xml:"UploadDate"`
-	}] `xml:"SSHPublicKeys"`
-	IsTruncated bool `xml:"IsTruncated"`
+	SSHPublicKeys members[sshPublicKeyXML] `xml:"SSHPublicKeys"`
+	IsTruncated   bool                     `xml:"IsTruncated"`
 }
 
-func listSSHPublicKeys(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func listSSHPublicKeys(st *state, u *User, req *request) (any, *apiError) {
 	var res sshKeysResult
 	for _, id := range u.SSHPublicKeys {
-		res.SSHPublicKeys.Member = append(res.SSHPublicKeys.Member, struct {
-			UserName       string `xml:"UserName"`
-			SSHPublicKeyID string `xml:"SSHPublicKeyId"`
-			Status         string `xml:"Status"`
-			UploadDate     string `xml:"UploadDate"`
-		}{u.Name, id, "Active", isoTime(u.Created)})
+		res.SSHPublicKeys.Member = append(res.SSHPublicKeys.Member, sshPublicKeyXML{u.Name, id, "Active", isoTime(u.Created)})
 	}
 	return res, nil
 }
 
-func deleteSSHPublicKey(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func deleteSSHPublicKey(st *state, u *User, req *request) (any, *apiError) {
 	return nil, removeID(&u.SSHPublicKeys, req.form.Get("SSHPublicKeyId"), "Public Key")
 }
 
 type serviceCredentialsResult struct {
-	ServiceSpecificCredentials members[struct {
-		UserName                    string `xml:"UserName"`
-		ServiceSpecificCredentialID string `xml:"ServiceSpecificCredentialId"`
-		ServiceUserName             string `xml:"ServiceUserName"`
-		ServiceName                 string `xml:"ServiceName"`
-		Status                      string `xml:"Status"`
-		CreateDate                  string `xml:"CreateDate"`
-	}] `xml:"ServiceSpecificCredentials"`
+	ServiceSpecificCredentials members[serviceCredentialXML] `xml:"ServiceSpecificCredentials"`
 }
 
-func listServiceSpecificCredentials(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func listServiceSpecificCredentials(st *state, u *User, req *request) (any, *apiError) {
 	var res serviceCredentialsResult
 	for _, id := range u.ServiceCredentials {
-		res.ServiceSpecificCredentials.Member = append(res.ServiceSpecificCredentials.Member, struct {
-			UserName                    string `xml:"UserName"`
-			ServiceSpecificCredentialID string `xml:"ServiceSpecificCredentialId"`
-			ServiceUserName             string `xml:"ServiceUserName"`
-			ServiceName                 string `xml:"ServiceName"`
-			Status                      string `xml:"Status"`
-			CreateDate                  string `xml:"CreateDate"`
-		}{u.Name, id, u.Name + "-at-" + "codecommit", "codecommit.amazonaws.com", "Active", isoTime(u.Created)})
+		res.ServiceSpecificCredentials.Member = append(res.ServiceSpecificCredentials.Member, serviceCredentialXML{u.Name, id, u.Name + "-at-" + "codecommit", "codecommit.amazonaws.com", "Active", isoTime(u.Created)})
 	}
 	return res, nil
 }
 
-func deleteServiceSpecificCredential(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func deleteServiceSpecificCredential(st *state, u *User, req *request) (any, *apiError) {
 	return nil, removeID(&u.ServiceCredentials, req.form.Get("ServiceSpecificCredentialId"), "Service Specific Credential")
 }
 
@@ -272,11 +230,7 @@ type mfaDevicesResult struct {
 	IsTruncated bool                  `xml:"IsTruncated"`
 }
 
-func listMFADevices(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func listMFADevices(st *state, u *User, req *request) (any, *apiError) {
 	var res mfaDevicesResult
 	for _, serial := range u.MFADevices {
 		res.MFADevices.Member = append(res.MFADevices.Member, mfaDeviceXML{u.Name, serial, isoTime(u.Created)})
@@ -284,11 +238,7 @@ func listMFADevices(st *state, req *request) (any, *apiError) {
 	return res, nil
 }
 
-func deactivateMFADevice(st *state, req *request) (any, *apiError) {
-	u, aerr := st.user(req.form.Get("UserName"))
-	if aerr != nil {
-		return nil, aerr
-	}
+func deactivateMFADevice(st *state, u *User, req *request) (any, *apiError) {
 	// A deactivated virtual device survives until DeleteVirtualMFADevice;
 	// a hardware one is gone from the user.
 	serial := req.form.Get("SerialNumber")
