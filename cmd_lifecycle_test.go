@@ -292,6 +292,14 @@ func TestList(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Equal(t, "[]\n", res.stdout)
 
+	srv.PutUser(consoleUser("only1"))
+	res = runCLI(t, "", "list", "--endpoint-url", e.URL)
+	require.Equal(t, 0, res.code, res.stderr)
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	require.Len(t, lines, 2, "header and one user: %s", res.stdout)
+	assert.Regexp(t, `^only1\s+\S+\s+inline AmazonSesSendingAccess\s+AKIA\w+\s+Active\s+\d+\s+never$`, lines[1])
+	srv.PutUser(iamtest.User{Name: "only1"}) // no longer an SMTP user
+
 	_, err := e.Client().CreateGroup(t.Context(), groupInput(provision.ConsoleGroupName))
 	require.NoError(t, err)
 	for i := range 260 {
@@ -329,11 +337,11 @@ func TestList(t *testing.T) {
 	res = runCLI(t, "", "list", "--endpoint-url", e.URL, "--all-users", "--output", "json")
 	require.Equal(t, 0, res.code, res.stderr)
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &users))
-	assert.Len(t, users, 260)
+	assert.Len(t, users, 261, "with only1, which is no SMTP user any more")
 
 	res = runCLI(t, "", "list", "--endpoint-url", e.URL, "--older-than", "250d")
 	require.Equal(t, 0, res.code, res.stderr)
-	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	lines = strings.Split(strings.TrimSpace(res.stdout), "\n")
 	assert.Len(t, lines, 1+6, "header and the SMTP keys older than 250 days (252-258): %s", res.stdout)
 	assert.Contains(t, lines[0], "LAST USED")
 	assert.Contains(t, res.stdout, "user252")

@@ -35,6 +35,11 @@ run cat "$work/smtp/credentials.csv"
 echo; echo "# Creating it again is refused (exit 2), and nothing changes:"
 run bin/sesmtp create --user demo-mailer --region eu-west-1 --out "$work/other.csv" || echo "exit code: $?"
 
+echo; echo "# The rest of the life cycle: who has SMTP access, a zero-downtime rotation, removal:"
+run bin/sesmtp list
+run bin/sesmtp rotate --user demo-mailer --strategy key --region eu-west-1 --out "$work/smtp/rotated.env" --format env
+run bin/sesmtp delete --user demo-mailer --yes
+
 echo; echo "# derive computes an SMTP password locally from a secret key (read from the environment"
 echo "# or stdin, never argv). For AWS's documented example key AWS publishes BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9:"
 run bin/sesmtp derive --region us-east-1 < /dev/null
