@@ -2,10 +2,13 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 )
 
 // purgeScope says how much a purger removes before DeleteUser.
@@ -31,27 +34,44 @@ type purger struct {
 	gone bool // the user no longer exists
 }
 
+// purgePasses bounds how often purge starts over when DeleteUser finds
+// something new on the user: a call whose answer was lost (Ctrl-C, a
+// dropped connection) can still land after the rollback listed the user.
+const purgePasses = 5
+
 func (p *purger) purge(ctx context.Context, scope purgeScope) error {
 	steps := []func(context.Context) error{p.accessKeys, p.inlinePolicies, p.groups}
 	if scope == purgeAll {
 		steps = append(steps, p.attachedPolicies, p.loginProfile, p.signingCertificates, p.sshKeys, p.serviceCredentials, p.mfaDevices)
 	}
-	for _, step := range steps {
-		if err := step(ctx); err != nil {
-			return err
+	for pass := 1; ; pass++ {
+		for _, step := range steps {
+			if err := step(ctx); err != nil {
+				return err
+			}
+			if p.gone {
+				return nil
+			}
 		}
-		if p.gone {
+		_, err := p.c.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(p.user)})
+		var conflict *types.DeleteConflictException
+		switch {
+		case err == nil:
+			p.done = append(p.done, fmt.Sprintf("user %q", p.user))
 			return nil
+		case isNoSuchEntity(err):
+			return nil
+		case errors.As(err, &conflict) && pass < purgePasses:
+			// Something landed since the listing: wait a little, start over.
+			select {
+			case <-ctx.Done():
+				return awsError("DeleteUser", fmt.Sprintf("%q", p.user), err)
+			case <-time.After(time.Duration(pass) * 100 * time.Millisecond):
+			}
+		default:
+			return awsError("DeleteUser", fmt.Sprintf("%q", p.user), err)
 		}
 	}
-	_, err := p.c.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(p.user)})
-	if err != nil && !isNoSuchEntity(err) {
-		return awsError("DeleteUser", fmt.Sprintf("%q", p.user), err)
-	}
-	if err == nil {
-		p.done = append(p.done, fmt.Sprintf("user %q", p.user))
-	}
-	return nil
 }
 
 // listed handles a listing's error: a missing user ends the purge.
