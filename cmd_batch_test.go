@@ -176,7 +176,7 @@ func TestBatchInterrupt(t *testing.T) {
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], batchArgs(e, manifest(t, 40), dir, "--concurrency", "2")...)
+	cmd := subprocess(t, batchArgs(e, manifest(t, 40), dir, "--concurrency", "2")...)
 	cmd.Env = append(os.Environ(), runAsMainEnv+"=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

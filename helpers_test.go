@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -82,4 +83,16 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
+}
+
+// subprocess returns a command that runs this test binary as sesmtp with
+// args; a watchdog kills it if it runs for over a minute, so that a hang
+// fails the test instead of stalling the suite.
+func subprocess(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
 }

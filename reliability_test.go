@@ -289,7 +289,7 @@ func TestCrashBetweenKeyAndFile(t *testing.T) {
 			e := iamtest.Start(t)
 			srv := e.Local(t)
 			dir := filepath.Join(t.TempDir(), "out")
-			cmd := exec.Command(os.Args[0], tc.args(e, dir)...)
+			cmd := subprocess(t, tc.args(e, dir)...)
 			cmd.Env = append(os.Environ(), runAsMainEnv+"=1")
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -297,7 +297,10 @@ func TestCrashBetweenKeyAndFile(t *testing.T) {
 			exited := make(chan struct{})
 			srv.Inject(iamtest.Fault{Action: "CreateAccessKey", Kind: iamtest.Delay, OnPerformed: func(iamtest.Call) {
 				_ = proc.Load().Kill() // SIGKILL: no rollback can run
-				<-exited
+				select {
+				case <-exited:
+				case <-time.After(time.Minute): // a guard, not a synchronisation: the test fails below
+				}
 			}})
 			require.NoError(t, cmd.Start())
 			proc.Store(cmd.Process)

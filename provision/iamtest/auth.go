@@ -1,14 +1,22 @@
 package iamtest
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // authenticate checks the SigV4 Authorization header: the scheme, the
-// access key, the service in the credential scope, the caller's expiry and
-// its allow-list. The signature itself is not recomputed.
-func (s *Server) authenticate(r *http.Request, action string) (Caller, *apiError) {
+// access key, the service in the credential scope, the signature itself
+// (recomputed with the caller's secret over the signed headers and body),
+// the caller's expiry and its allow-list.
+func (s *Server) authenticate(r *http.Request, body []byte, action string) (Caller, *apiError) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
 		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "MissingAuthenticationToken",
@@ -36,6 +44,11 @@ func (s *Server) authenticate(r *http.Request, action string) (Caller, *apiError
 		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "InvalidClientTokenId",
 			Message: "The security token included in the request is invalid."}
 	}
+	if !signatureMatches(r, body, caller, auth[len(scheme):], parts[2], parts[3]) {
+		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "SignatureDoesNotMatch",
+			Message: "The request signature we calculated does not match the signature you provided. " +
+				"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+	}
 	if caller.Expired {
 		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "ExpiredToken",
 			Message: "The security token included in the request is expired"}
@@ -59,13 +72,47 @@ func serviceOf(action string) string {
 }
 
 // credentialScope returns the value of the Credential= parameter.
-func credentialScope(params string) string {
+func credentialScope(params string) string { return authParam(params, "Credential") }
+
+// authParam returns the value of one NAME=VALUE parameter of a SigV4
+// Authorization header.
+func authParam(params, name string) string {
 	for _, p := range strings.Split(params, ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "Credential="); ok {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(p), name+"="); ok {
 			return v
 		}
 	}
 	return ""
+}
+
+// signatureMatches signs a copy of the request, holding only the headers
+// the client signed, with the caller's secret, and compares signatures.
+func signatureMatches(r *http.Request, body []byte, caller Caller, params, region, service string) bool {
+	when, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return false
+	}
+	req, err := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), nil)
+	if err != nil {
+		return false
+	}
+	for _, h := range strings.Split(authParam(params, "SignedHeaders"), ";") {
+		switch h {
+		case "host":
+		case "content-length":
+			req.ContentLength = r.ContentLength
+		default:
+			req.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
+		}
+	}
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: caller.AccessKeyID, SecretAccessKey: caller.SecretAccessKey,
+		SessionToken: r.Header.Get("X-Amz-Security-Token")}
+	if err := v4.NewSigner().SignHTTP(r.Context(), creds, req, hex.EncodeToString(sum[:]), service, region, when); err != nil {
+		return false
+	}
+	want := authParam(req.Header.Get("Authorization")[len("AWS4-HMAC-SHA256 "):], "Signature")
+	return hmac.Equal([]byte(want), []byte(authParam(params, "Signature")))
 }
 
 // resourceARN names the resource an action is on, as IAM's AccessDenied

@@ -1,13 +1,16 @@
 // Package iamtest runs a local IAM endpoint for tests and demos, in the
 // spirit of net/http/httptest. It speaks the IAM Query API over HTTP
 // (form-encoded POST in, XML out, IAM's error codes and HTTP statuses) so
-// that tests drive the real aws-sdk-go-v2 IAM client end to end. It checks
-// the SigV4 Authorization header's access key and a per-caller allow-list
-// of actions, injects faults, logs calls and exposes its state to tests.
+// that tests drive the real aws-sdk-go-v2 IAM client end to end. It
+// verifies each request's SigV4 signature against the caller's secret,
+// applies a per-caller allow-list of actions, injects faults, logs calls
+// and exposes its state to tests. It also answers sts:AssumeRole.
 package iamtest
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +33,9 @@ const (
 	DefaultCallerName      = "admin"
 	DefaultAccountID       = "123456789012"
 )
+
+// maxBody bounds a request body; IAM's largest documents are far smaller.
+const maxBody = 1 << 20
 
 // Caller is an identity the server accepts requests from.
 type Caller struct {
@@ -135,12 +141,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newRequestID(), &apiError{Status: 405, Type: "Sender", Code: "InvalidHttpMethod", Message: "Use POST."})
 		return
 	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		writeError(w, newRequestID(), errValidation("could not read the request body: %v", err))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := r.ParseForm(); err != nil {
 		writeError(w, newRequestID(), errValidation("could not parse the request body: %v", err))
 		return
 	}
 	req := &request{action: r.Form.Get("Action"), form: r.Form, id: newRequestID()}
-	caller, aerr := s.authenticate(r, req.action)
+	caller, aerr := s.authenticate(r, body, req.action)
 	if aerr != nil {
 		s.record(Call{Action: req.action, UserName: req.form.Get("UserName"), Outcome: aerr.Code})
 		writeError(w, req.id, aerr)

@@ -1,6 +1,8 @@
 package iamtest_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
@@ -327,18 +330,32 @@ func TestErrorsBecomeTypedExceptions(t *testing.T) {
 	}
 }
 
+// signedPost sends form to the endpoint signed with secret (SigV4,
+// service iam), optionally changing the body after signing.
+func signedPost(t *testing.T, url string, form url.Values, secret string, tamper func(string) string) (int, string) {
+	t.Helper()
+	body := form.Encode()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: iamtest.DefaultAccessKeyID, SecretAccessKey: secret}
+	require.NoError(t, v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), "iam", "us-east-1", time.Now()))
+	if tamper != nil {
+		tampered := tamper(body)
+		req.Body, req.ContentLength = io.NopCloser(strings.NewReader(tampered)), int64(len(tampered))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	return resp.StatusCode, readAll(t, resp)
+}
+
 func TestUnknownActionAndVersion(t *testing.T) {
 	e := iamtest.Start(t)
 	e.Local(t)
 	post := func(form url.Values) (int, string) {
-		req, err := http.NewRequest(http.MethodPost, e.URL, strings.NewReader(form.Encode()))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+iamtest.DefaultAccessKeyID+"/20261128/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		return resp.StatusCode, readAll(t, resp)
+		return signedPost(t, e.URL, form, iamtest.DefaultSecretAccessKey, nil)
 	}
 	status, body := post(url.Values{"Action": {"LaunchRocket"}, "Version": {iamtest.APIVersion}})
 	assert.Equal(t, 400, status)
@@ -350,6 +367,23 @@ func TestUnknownActionAndVersion(t *testing.T) {
 	status, body = post(url.Values{"Action": {"ListUsers"}, "Version": {iamtest.APIVersion}})
 	assert.Equal(t, 200, status)
 	assert.Contains(t, body, `<ListUsersResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">`)
+}
+
+func TestSignatureIsVerified(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	form := url.Values{"Action": {"CreateUser"}, "Version": {iamtest.APIVersion}, "UserName": {"eve"}}
+	status, body := signedPost(t, e.URL, form, "not-the-secret", nil)
+	assert.Equal(t, 403, status)
+	assert.Contains(t, body, "<Code>SignatureDoesNotMatch</Code>")
+	status, body = signedPost(t, e.URL, form, iamtest.DefaultSecretAccessKey, func(b string) string {
+		return strings.Replace(b, "eve", "mallory", 1)
+	})
+	assert.Equal(t, 403, status, "a body changed after signing is refused")
+	assert.Contains(t, body, "SignatureDoesNotMatch")
+	assert.Empty(t, srv.Users())
+	status, _ = signedPost(t, e.URL, form, iamtest.DefaultSecretAccessKey, nil)
+	assert.Equal(t, 200, status)
 }
 
 func readAll(t *testing.T, resp *http.Response) string {
