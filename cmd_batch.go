@@ -31,7 +31,7 @@ func batchFlags() []cli.Flag {
 }
 
 func runBatch(c *cli.Context, io stdio) error {
-	for _, f := range []string{flagUser, flagOut, flagDryRun} {
+	for _, f := range []string{flagUser, flagOut} {
 		if c.IsSet(f) {
 			return exitcode.UsageError(fmt.Errorf("--%s does not go with --from-file (names come from the manifest, files go to --out-dir)", f))
 		}
@@ -39,6 +39,17 @@ func runBatch(c *cli.Context, io stdio) error {
 	opts, format, err := readBatchOptions(c, io)
 	if err != nil {
 		return err
+	}
+	if c.Bool(flagDryRun) {
+		plan, err := batch.Plan(opts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(io.err, "dry run: nothing will be changed; sesmtp create --from-file would:")
+		for _, step := range plan {
+			fmt.Fprintln(io.out, step)
+		}
+		return nil
 	}
 	awsOpts := awsOptions(c, io)
 	awsOpts.Adaptive, awsOpts.MaxAttempts = true, batchMaxAttempts

@@ -200,3 +200,19 @@ func TestBatchInterrupt(t *testing.T) {
 	assert.GreaterOrEqual(t, created, 9)
 	assert.Less(t, created, 40)
 }
+
+func TestBatchDryRun(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	dir := filepath.Join(t.TempDir(), "out")
+	file := writeFile(t, "s.csv", "user,group\na,senders\nb,senders\nc,\n")
+	res := runCLI(t, "", batchArgs(e, file, dir, "--dry-run")...)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, 1, strings.Count(res.stdout, "iam:ListUsers"), "one listing for the batch:\n%s", res.stdout)
+	assert.Equal(t, 1, strings.Count(res.stdout, "iam:GetGroup GroupName=senders"), "each group ensured once")
+	assert.Contains(t, res.stdout, "# c -> "+filepath.Join(dir, "c.csv"))
+	assert.Contains(t, res.stdout, "iam:AddUserToGroup GroupName=senders UserName=b")
+	assert.Contains(t, res.stdout, "iam:PutUserPolicy UserName=c PolicyName=AmazonSesSendingAccess")
+	assert.Zero(t, srv.CallCount(""))
+	assert.NoDirExists(t, dir)
+}

@@ -9,10 +9,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/urfave/cli/v2"
 
-	"github.com/sesmtp/sesmtp/awscfg"
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
@@ -141,6 +139,14 @@ func (t fileTarget) deliver(io stdio, creds credfile.Credentials) error {
 	return credfile.Write(t.path, buf.Bytes(), t.force)
 }
 
+// retract removes a credentials file this run wrote.
+func (t fileTarget) retract() error {
+	if t.path == credfile.Stdout {
+		return errors.New("the credentials were already written to stdout")
+	}
+	return os.Remove(t.path)
+}
+
 func runCreate(c *cli.Context, io stdio) error {
 	if c.Args().Present() {
 		return exitcode.UsageError(fmt.Errorf("unexpected argument %q (the user name goes in --user)", c.Args().First()))
@@ -238,28 +244,6 @@ func writeJSON(io stdio, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-// iamClient loads the AWS configuration, makes sure it yields credentials
-// (so that a missing or unusable identity is bad input, found before any
-// IAM call) and returns an IAM client.
-func iamClient(ctx context.Context, opts awscfg.Options) (*iam.Client, error) {
-	cfg, err := awscfg.Load(ctx, opts)
-	if err != nil {
-		return nil, exitcode.UsageError(err)
-	}
-	if cfg.Credentials == nil {
-		return nil, exitcode.UsageError(errors.New(noCredentialsHint))
-	}
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		if opts.RoleARN != "" {
-			return nil, exitcode.UsageError(fmt.Errorf("cannot assume role %s (sts:AssumeRole): %w; check the role's trust policy and --external-id", opts.RoleARN, err))
-		}
-		return nil, exitcode.UsageError(fmt.Errorf("%s (%w)", noCredentialsHint, err))
-	}
-	return awscfg.IAM(cfg, opts), nil
-}
-
-const noCredentialsHint = "no usable AWS credentials: set AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 
 func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarget, string, error) {
 	var in provision.CreateInput

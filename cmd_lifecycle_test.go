@@ -393,3 +393,28 @@ func TestOperatorPolicyCoversLifecycle(t *testing.T) {
 		})
 	}
 }
+
+func TestRotateDryRun(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(consoleUser("target"))
+	out := filepath.Join(t.TempDir(), "n.csv")
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--strategy", "key", "--deactivate-old"}, []string{"iam:CreateAccessKey UserName=target\n", "iam:UpdateAccessKey UserName=target Status=Inactive for each old key\n"}},
+		{[]string{"--strategy", "key", "--replace-oldest"}, []string{"iam:DeleteAccessKey of the older first", "iam:DeleteAccessKey UserName=target for each old key\n"}},
+		{nil, []string{"then iam:DeleteUser UserName=target", "iam:CreateUser UserName=target with the same path", "stop if it holds more than SMTP credentials"}},
+	}
+	for _, tt := range tests {
+		res := runCLI(t, "", append(rotateArgs(e, out, "--dry-run"), tt.args...)...)
+		require.Equal(t, 0, res.code, res.stderr)
+		for _, w := range tt.want {
+			assert.Contains(t, res.stdout, w)
+		}
+		assert.Contains(t, res.stdout, "the credentials file: "+out)
+	}
+	assert.Zero(t, srv.CallCount(""), "a dry run calls nothing")
+	assert.NoFileExists(t, out)
+}

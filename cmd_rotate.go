@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -30,6 +29,7 @@ func rotateCommand(io stdio) *cli.Command {
 		&cli.BoolFlag{Name: flagDeactivateOld, Usage: "key: deactivate the old key instead of deleting it (a grace period; delete it later)"},
 		&cli.BoolFlag{Name: flagAnyUser, Usage: "recreate: rotate a user that holds more than SMTP credentials"},
 		&cli.BoolFlag{Name: flagYes, Aliases: []string{"y"}, Usage: "recreate: do not ask for confirmation (needed when stdin is not a terminal)"},
+		&cli.BoolFlag{Name: flagDryRun, Usage: "print the IAM calls the rotation would make, and change nothing"},
 	}
 	flags = append(flags, fileFlags()...)
 	flags = append(flags, verifyFlags()...)
@@ -68,6 +68,18 @@ func runRotate(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool(flagDryRun) {
+		plan, err := provision.PlanRotate(in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.err, "dry run: nothing will be changed; sesmtp rotate --strategy %s would:\n", in.Strategy)
+		for _, step := range plan {
+			fmt.Fprintln(io.out, step)
+		}
+		fmt.Fprintf(io.out, "the credentials file: %s (%s, mode 0600)\n", target.path, target.format)
+		return nil
+	}
 	var ask func([]string) bool
 	if in.Strategy == provision.StrategyRecreate {
 		if ask, err = confirm(c, io, "sesmtp rotate --strategy recreate will delete and recreate:"); err != nil {
@@ -102,14 +114,6 @@ func runRotate(c *cli.Context, io stdio) error {
 		return writeJSON(io, res)
 	}
 	return nil
-}
-
-// retract removes a credentials file this run wrote.
-func (t fileTarget) retract() error {
-	if t.path == credfile.Stdout {
-		return errors.New("the credentials were already written to stdout")
-	}
-	return os.Remove(t.path)
 }
 
 func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarget, string, error) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesmtp/sesmtp/awscfg"
@@ -132,3 +133,25 @@ func configuredRegion(c *cli.Context, io stdio) (string, error) {
 	}
 	return cfg.Region, nil
 }
+
+// iamClient loads the AWS configuration, makes sure it yields credentials
+// (so that a missing or unusable identity is bad input, found before any
+// IAM call) and returns an IAM client.
+func iamClient(ctx context.Context, opts awscfg.Options) (*iam.Client, error) {
+	cfg, err := awscfg.Load(ctx, opts)
+	if err != nil {
+		return nil, exitcode.UsageError(err)
+	}
+	if cfg.Credentials == nil {
+		return nil, exitcode.UsageError(errors.New(noCredentialsHint))
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		if opts.RoleARN != "" {
+			return nil, exitcode.UsageError(fmt.Errorf("cannot assume role %s (sts:AssumeRole): %w; check the role's trust policy and --external-id", opts.RoleARN, err))
+		}
+		return nil, exitcode.UsageError(fmt.Errorf("%s (%w)", noCredentialsHint, err))
+	}
+	return awscfg.IAM(cfg, opts), nil
+}
+
+const noCredentialsHint = "no usable AWS credentials: set AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"

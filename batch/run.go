@@ -153,6 +153,32 @@ func recoverSender(ctx context.Context, c provision.IAMAPI, file string) error {
 	return credfile.RemovePending(file)
 }
 
+// Plan returns what Run would do, for --dry-run: the one listing, each
+// group ensured once, and each sender's calls and file. It calls nothing.
+func Plan(opts Options) ([]string, error) {
+	inputs, err := Prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	plan := []string{fmt.Sprintf("iam:ListUsers (once, for all %d senders; those whose user and file exist are skipped)", len(inputs))}
+	groups := map[string]bool{}
+	for _, in := range inputs {
+		if in.Group != "" && !groups[in.Group] {
+			groups[in.Group] = true
+			plan = append(plan, provision.GroupPlan(in.Group, policyName(in), in.Policy)...)
+		}
+	}
+	for _, in := range inputs {
+		steps, err := provision.PlanCreate(in)
+		if err != nil {
+			return nil, err
+		}
+		plan = append(plan, fmt.Sprintf("# %s -> %s", in.UserName, FilePath(opts.Dir, opts.Format, in.UserName)))
+		plan = append(plan, steps...)
+	}
+	return plan, nil
+}
+
 // FilePath is where a sender's credentials go.
 func FilePath(dir string, f credfile.Format, user string) string {
 	return filepath.Join(dir, user+"."+f.Ext())

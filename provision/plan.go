@@ -3,6 +3,8 @@ package provision
 import (
 	"fmt"
 	"strings"
+
+	"github.com/sesmtp/sesmtp/policy"
 )
 
 // PlanCreate returns the IAM calls Create would make for in, one line each,
@@ -23,16 +25,16 @@ func PlanCreate(in CreateInput) ([]string, error) {
 	if in.PermissionsBoundary != "" {
 		create += " PermissionsBoundary=" + in.PermissionsBoundary
 	}
-	plan := []string{
-		"iam:ListUsers (check that no user is named " + in.UserName + ")",
-		create,
+	var plan []string
+	if !in.Listed {
+		plan = append(plan, "iam:ListUsers (check that no user is named "+in.UserName+")")
 	}
+	plan = append(plan, create)
 	if in.Group != "" {
-		plan = append(plan,
-			"iam:GetGroup GroupName="+in.Group,
-			fmt.Sprintf("  if it does not exist: iam:CreateGroup GroupName=%s, iam:PutGroupPolicy GroupName=%s PolicyName=%s PolicyDocument=%s",
-				in.Group, in.Group, in.policyName(), in.Policy.JSON()),
-			fmt.Sprintf("iam:AddUserToGroup GroupName=%s %s", in.Group, user))
+		if !in.GroupReady {
+			plan = append(plan, GroupPlan(in.Group, in.policyName(), in.Policy)...)
+		}
+		plan = append(plan, fmt.Sprintf("iam:AddUserToGroup GroupName=%s %s", in.Group, user))
 	} else {
 		plan = append(plan, fmt.Sprintf("iam:PutUserPolicy %s PolicyName=%s PolicyDocument=%s", user, in.policyName(), in.Policy.JSON()))
 	}
@@ -40,4 +42,49 @@ func PlanCreate(in CreateInput) ([]string, error) {
 		"iam:CreateAccessKey "+user,
 		"derive the SMTP password (v4) for "+strings.Join(in.Regions, ", "))
 	return plan, nil
+}
+
+// GroupPlan is what EnsureGroup does, for --dry-run.
+func GroupPlan(group, policyName string, doc policy.Document) []string {
+	return []string{
+		"iam:GetGroup GroupName=" + group,
+		fmt.Sprintf("  if it does not exist: iam:CreateGroup GroupName=%s, iam:PutGroupPolicy GroupName=%s PolicyName=%s PolicyDocument=%s",
+			group, group, policyName, doc.JSON()),
+	}
+}
+
+// PlanRotate returns the IAM calls Rotate would make for in, for
+// --dry-run. It calls nothing, so it cannot know the user's keys or
+// configuration: it says what each depends on.
+func PlanRotate(in RotateInput) ([]string, error) {
+	if err := CheckName("user name", in.UserName, MaxUserNameLen); err != nil {
+		return nil, err
+	}
+	user := "UserName=" + in.UserName
+	derivation := "derive the SMTP password (v4) for " + strings.Join(in.Regions, ", ") + " and write the credentials file"
+	if in.Strategy == StrategyKey {
+		retire := "iam:DeleteAccessKey " + user + " for each old key"
+		if in.DeactivateOld {
+			retire = "iam:UpdateAccessKey " + user + " Status=Inactive for each old key"
+		}
+		first := "iam:ListAccessKeys " + user + " (at two keys: stop, nothing changed)"
+		if in.ReplaceOldest {
+			first = "iam:ListAccessKeys " + user + " (at two keys: iam:DeleteAccessKey of the older first)"
+		}
+		return []string{first, "iam:CreateAccessKey " + user, derivation, retire}, nil
+	}
+	refuse := "stop if it holds more than SMTP credentials"
+	if in.Force {
+		refuse = "--any-user: go on whatever it holds"
+	}
+	return []string{
+		"read the user's configuration: iam:GetUser, iam:ListUserPolicies, iam:GetUserPolicy, iam:ListGroupsForUser, " +
+			"iam:ListGroupPolicies, iam:GetGroupPolicy, iam:ListAttachedUserPolicies, iam:ListAccessKeys, iam:GetLoginProfile, " +
+			"iam:ListSigningCertificates, iam:ListSSHPublicKeys, iam:ListServiceSpecificCredentials, iam:ListMFADevices (" + refuse + ")",
+		"delete it as sesmtp delete does: its keys, policies, group memberships and other credentials, then iam:DeleteUser " + user,
+		"iam:CreateUser " + user + " with the same path, tags (a new " + TagRunID + ") and permissions boundary",
+		"iam:PutUserPolicy and iam:AddUserToGroup for the inline policies and groups it had",
+		"iam:CreateAccessKey " + user,
+		derivation,
+	}, nil
 }

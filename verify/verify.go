@@ -226,7 +226,9 @@ func startTLSError(t Target, err error) error {
 	case errors.As(err, &se):
 		return fmt.Errorf("%s answered %d %s during EHLO/STARTTLS", t, se.Code, se.Message)
 	case strings.Contains(err.Error(), "STARTTLS"):
-		// go-smtp reports a server without STARTTLS with a plain error.
+		// go-smtp's only signal for a server without STARTTLS is a plain
+		// errors.New, and its client cannot upgrade a connection it did not
+		// start with NewClientStartTLS: the text is all there is to match.
 		return fmt.Errorf("%s does not offer STARTTLS; sesmtp never sends credentials unencrypted "+
 			"(for ports 465 and 2465 use --tls implicit)", t)
 	}

@@ -197,12 +197,18 @@ type userResult struct {
 	User userXML `xml:"User"`
 }
 
-func getUser(st *state, req *request) (any, *apiError) {
+// namedOrCaller returns the user the request's UserName names or, without
+// one, the caller's own user, as IAM does for GetUser and the key actions.
+func namedOrCaller(st *state, req *request) (*User, *apiError) {
 	name := req.form.Get("UserName")
 	if name == "" {
 		name = req.caller.UserName
 	}
-	u, aerr := st.user(name)
+	return st.user(name)
+}
+
+func getUser(st *state, req *request) (any, *apiError) {
+	u, aerr := namedOrCaller(st, req)
 	if aerr != nil {
 		return nil, aerr
 	}

@@ -10,11 +10,7 @@ type accessKeyResult struct {
 }
 
 func createAccessKey(st *state, req *request) (any, *apiError) {
-	name := req.form.Get("UserName")
-	if name == "" {
-		name = req.caller.UserName
-	}
-	u, aerr := st.user(name)
+	u, aerr := namedOrCaller(st, req)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -34,11 +30,7 @@ type listAccessKeysResult struct {
 }
 
 func listAccessKeys(st *state, req *request) (any, *apiError) {
-	name := req.form.Get("UserName")
-	if name == "" {
-		name = req.caller.UserName
-	}
-	u, aerr := st.user(name)
+	u, aerr := namedOrCaller(st, req)
 	if aerr != nil {
 		return nil, aerr
 	}
