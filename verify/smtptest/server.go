@@ -100,7 +100,12 @@ func NewServer(t testing.TB, opts Options) *Server {
 		_ = s.srv.Serve(ln)
 	}()
 	t.Cleanup(func() {
+		// Close the listener ourselves: go-smtp's Close only closes the
+		// listeners Serve has registered, and a test that ends before the
+		// goroutine above reaches Serve would leave Accept blocked forever.
+		// Close first marks the server done, so Serve returns nil either way.
 		_ = s.srv.Close()
+		_ = ln.Close()
 		<-done
 	})
 	return s
