@@ -10,13 +10,13 @@ FUZZTIME    ?= 60s
 
 build:
 	$(GO) build -o bin/sesmtp .
-	$(GO) build -o bin/iam-local ./provision/iamtest/cmd/iam-local
+	$(GO) build -o bin/iam-local ./cmd/iam-local
 
 # Every test; the fault matrix runs apart, verbosely, so that its
 # "fault matrix: N cases, N held" line shows.
 test:
 	$(GO) test -race -count=1 -skip '^TestFaultMatrix$$' ./...
-	$(GO) test -race -count=1 -run '^TestFaultMatrix$$' -v . | grep -vE '^(=== (RUN|PAUSE|CONT)|\s*--- PASS)'
+	$(GO) test -race -count=1 -run '^TestFaultMatrix$$' -v ./cli | grep -vE '^(=== (RUN|PAUSE|CONT)|\s*--- PASS)'
 
 
 lint:
@@ -42,7 +42,7 @@ demo: build
 
 # Regenerate docs/reference.md from the CLI definitions.
 docs:
-	$(GO) test -run '^TestReferenceDocUpToDate$$' -update-docs .
+	$(GO) test -run '^TestReferenceDocUpToDate$$' -update-docs ./cli
 
 clean:
 	rm -rf bin

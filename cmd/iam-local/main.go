@@ -2,7 +2,7 @@
 // and manual testing. It accepts AWS's documented example credentials
 // (AKIAIOSFODNN7EXAMPLE) and keeps its state in memory until it stops.
 //
-//	go run ./provision/iamtest/cmd/iam-local --port 4599
+//	make build && bin/iam-local --port 4599
 //	AWS_ENDPOINT_URL_IAM=http://127.0.0.1:4599 \
 //	AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=... sesmtp create
 package main

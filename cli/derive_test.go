@@ -1,8 +1,7 @@
-package main
+package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -10,53 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sesmtp/sesmtp/exitcode"
-	"github.com/sesmtp/sesmtp/policy"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
-
-// TestExitCodesOfUsage maps urfave/cli's own outcomes to sesmtp's codes:
-// unknown commands (cli: 3) and bad flags (cli: 1 or 0) are exit 2.
-func TestExitCodesOfUsage(t *testing.T) {
-	tests := []struct {
-		name       string
-		args       []string
-		code       int
-		wantStdout string
-		wantStderr string
-	}{
-		{"help", []string{"--help"}, exitcode.OK, "EXIT CODES", ""},
-		{"command help", []string{"create", "--help"}, exitcode.OK, "EXAMPLES", ""},
-		{"version", []string{"--version"}, exitcode.OK, "sesmtp version", ""},
-		{"no command", nil, exitcode.Usage, "USAGE", "a command is required"},
-		{"unknown command", []string{"crate"}, exitcode.Usage, "", `"crate" is not a sesmtp command (commands: create, `},
-		{"unknown subcommand", []string{"policy", "nobody"}, exitcode.Usage, "", `"nobody" is not a sesmtp policy command (commands: sender, operator`},
-		{"unknown flag", []string{"derive", "--secret", "x"}, exitcode.Usage, "", "flag provided but not defined: -secret (see 'sesmtp derive --help')"},
-		{"missing flag value", []string{"create", "--user"}, exitcode.Usage, "", "flag needs an argument"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			iamtest.Isolate(t)
-			res := runCLI(t, "", tt.args...)
-			assert.Equal(t, tt.code, res.code, res.stderr)
-			assert.Contains(t, res.stdout, tt.wantStdout)
-			assert.Contains(t, res.stderr, tt.wantStderr)
-		})
-	}
-}
-
-func TestEveryCommandHelpTeaches(t *testing.T) {
-	iamtest.Isolate(t)
-	app := newApp(stdio{})
-	for _, c := range app.Commands {
-		t.Run(c.Name, func(t *testing.T) {
-			res := runCLI(t, "", c.Name, "--help")
-			require.Equal(t, 0, res.code)
-			assert.Contains(t, res.stdout, "DESCRIPTION")
-			assert.Contains(t, res.stdout, "EXAMPLES")
-			assert.Contains(t, res.stdout, "sesmtp "+c.Name)
-		})
-	}
-}
 
 const exampleSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -128,47 +82,4 @@ func TestDeriveJSON(t *testing.T) {
 		{"region": "us-east-1", "endpoint": "email-smtp.us-east-1.amazonaws.com", "password": "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9"},
 		{"region": "us-east-2", "endpoint": "email-smtp.us-east-2.amazonaws.com", "password": "BMPPgbAHoFVbze1Ud0oA5uNdXRwUXUZ+qOwphGJbl/cS"},
 	}, got)
-}
-
-func TestPolicyCommands(t *testing.T) {
-	iamtest.Isolate(t)
-	res := runCLI(t, "", "policy", "sender", "--compact")
-	require.Equal(t, 0, res.code)
-	assert.Equal(t, senderPolicyJSON+"\n", res.stdout)
-
-	res = runCLI(t, "", "policy", "sender", "--identity-arn", "arn:aws:ses:eu-west-1:123456789012:identity/example.com", "--compact")
-	require.Equal(t, 0, res.code)
-	assert.Contains(t, res.stdout, `"Resource":"arn:aws:ses:eu-west-1:123456789012:identity/example.com"`)
-
-	res = runCLI(t, "", "policy", "operator")
-	require.Equal(t, 0, res.code)
-	var doc policy.Document
-	require.NoError(t, json.Unmarshal([]byte(res.stdout), &doc))
-	assert.Equal(t, policy.OperatorActions(), []string(doc.Statement[0].Action))
-
-	res = runCLI(t, "", "policy", "operator", "--command", "nope")
-	assert.Equal(t, exitcode.Usage, res.code)
-}
-
-// TestOperatorPolicyCoversEveryCall runs create's flows against a caller
-// allowed exactly the operator policy's actions for create: a missing
-// action would fail with AccessDenied.
-func TestOperatorPolicyCoversEveryCall(t *testing.T) {
-	e := iamtest.Start(t, iamtest.WithoutDefaultCaller(), iamtest.WithCaller(iamtest.Caller{
-		AccessKeyID: iamtest.DefaultAccessKeyID, SecretAccessKey: iamtest.DefaultSecretAccessKey, UserName: "ops",
-		Allow: policy.CommandActions("create"),
-	}))
-	srv := e.Local(t)
-	for i, extra := range [][]string{nil, {"--group", "senders"}} {
-		out := fmt.Sprintf("%s/c%d.csv", t.TempDir(), i)
-		res := runCLI(t, "", append(createArgs(e, out, "--user", fmt.Sprintf("u%d", i), "--region", "eu-west-1"), extra...)...)
-		require.Equal(t, 0, res.code, res.stderr)
-	}
-	// A rollback's calls too.
-	srv.Inject(iamtest.Fault{Action: "CreateAccessKey", Kind: iamtest.FailBefore, Code: "LimitExceeded"})
-	res := runCLI(t, "", createArgs(e, t.TempDir()+"/x.csv", "--user", "u9", "--group", "fresh", "--region", "eu-west-1")...)
-	require.Equal(t, exitcode.Failed, res.code, res.stderr)
-	for _, c := range srv.Calls() {
-		assert.NotEqual(t, "AccessDenied", c.Outcome, "%s is missing from the operator policy", c.Action)
-	}
 }

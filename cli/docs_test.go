@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"flag"
@@ -16,7 +16,7 @@ func TestReferenceDocUpToDate(t *testing.T) {
 	md, err := newApp(stdio{}).ToMarkdown()
 	require.NoError(t, err)
 	md = "<!-- Generated from the CLI definitions by `make docs`; do not edit. -->\n\n" + md
-	const path = "docs/reference.md"
+	const path = "../docs/reference.md"
 	if *updateDocs {
 		require.NoError(t, os.WriteFile(path, []byte(md), 0o644))
 	}

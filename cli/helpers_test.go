@@ -1,11 +1,13 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"context"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/sesmtp/sesmtp/derive"
+	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
 
@@ -79,8 +82,10 @@ const runAsMainEnv = "SESMTP_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runAsMainEnv) == "1" {
-		main()
-		return
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := Main(ctx)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -95,4 +100,12 @@ func subprocess(t *testing.T, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
+}
+
+// consoleUser is a user as the SES console makes it: inline
+// AmazonSesSendingAccess and one key, no sesmtp tag.
+func consoleUser(name string) iamtest.User {
+	return iamtest.User{Name: name,
+		InlinePolicies: map[string]string{provision.DefaultPolicyName: senderPolicyJSON},
+		AccessKeys:     []iamtest.AccessKey{{ID: "AKIA" + strings.Repeat("C", 15) + name[len(name)-1:], SecretAccessKey: "console-secret-" + name, Created: time.Now().Add(-100 * 24 * time.Hour)}}}
 }
