@@ -222,7 +222,7 @@ func TestCreateRollbackFailureExits4(t *testing.T) {
 	res := runCLI(t, "", createArgs(e, out, "--user", "mailer", "--region", "eu-west-1")...)
 	assert.Equal(t, exitcode.LeftBehind, res.code, res.stderr)
 	assert.Contains(t, res.stderr, `Left behind: user "mailer"`)
-	assert.Contains(t, res.stderr, "sesmtp delete --user mailer --force --yes")
+	assert.Contains(t, res.stderr, "sesmtp delete --user mailer --any-user --yes")
 	assert.Contains(t, res.stderr, "two access keys per user", "LimitExceeded is explained")
 	u, ok := srv.User("mailer")
 	require.True(t, ok)

@@ -33,6 +33,7 @@ const (
 	flagRoleSessionName    = "role-session-name"
 	flagForce              = "force"
 	flagUser               = "user"
+	flagAnyUser            = "any-user"
 )
 
 // Values of --output.
@@ -155,3 +156,19 @@ func iamClient(ctx context.Context, opts awscfg.Options) (*iam.Client, error) {
 }
 
 const noCredentialsHint = "no usable AWS credentials: set AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+
+// anyUserFlag is --any-user, the override of delete and rotate for a user
+// that holds more than SMTP credentials.
+func anyUserFlag(usage string) cli.Flag {
+	return &cli.BoolFlag{Name: flagAnyUser, Usage: usage}
+}
+
+// anyUser reads --any-user and, for delete, its old name --force, with a
+// note that the name changed.
+func anyUser(c *cli.Context, io stdio) bool {
+	if c.Command.Name == "delete" && c.Bool(flagForce) {
+		fmt.Fprintf(io.err, "note: delete's --%s is now --%s (the same override as rotate's)\n", flagForce, flagAnyUser)
+		return true
+	}
+	return c.Bool(flagAnyUser)
+}
