@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesmtp/sesmtp/batch"
+	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/provision"
 )
@@ -105,6 +106,9 @@ func readBatchOptions(c *cli.Context, io stdio) (batch.Options, string, error) {
 	}
 	if opts.Regions, err = sesRegions(c, configured); err != nil {
 		return opts, "", err
+	}
+	if err := credfile.CheckRegions(target.format, opts.Regions); err != nil {
+		return opts, "", exitcode.UsageError(err)
 	}
 	if c.Int(flagConcurrency) < 1 {
 		return opts, "", exitcode.UsageError(errors.New("--concurrency must be at least 1"))

@@ -27,7 +27,9 @@ const (
 	flagOut                 = "out"
 	flagFormat              = "format"
 	flagIncludeSecretKey    = "include-secret-key"
-	defaultOut              = "credentials.csv"
+	// defaultOutBase is the credentials file's name when --out is not
+	// given; the extension follows --format.
+	defaultOutBase = "credentials"
 	// defaultUserLayout is the console's default user name, in UTC.
 	defaultUserLayout = "ses-smtp-user.20060102-150405"
 )
@@ -55,7 +57,7 @@ func createCommand(io stdio) *cli.Command {
 	return &cli.Command{
 		Name:      "create",
 		Usage:     `create an SMTP user, its key and its credentials file (the console's "Create SMTP credentials")`,
-		UsageText: "sesmtp create [--user NAME] [--region R]... [--out FILE] [--format csv|json|env|postfix|url] [options]",
+		UsageText: "sesmtp create [--user NAME] [--region R]... [--out FILE] [--format csv|json|env|postfix|url|console-csv] [options]",
 		Description: `Does what the SES console does: checks the user name is free (iam:ListUsers),
 creates the IAM user (iam:CreateUser), gives it the sending policy (iam:PutUserPolicy,
 or group membership with --group) and an access key (iam:CreateAccessKey), derives
@@ -85,8 +87,8 @@ EXAMPLES:
 // fileFlags are the credentials-file flags of create and rotate.
 func fileFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: flagOut, Value: defaultOut, Usage: "credentials file to write, - for stdout"},
-		&cli.StringFlag{Name: flagFormat, Value: string(credfile.CSV), Usage: "file format: csv (the console's), json, env, postfix (sasl_passwd) or url"},
+		&cli.StringFlag{Name: flagOut, Usage: "credentials file to write, - for stdout (default: credentials.csv, or .json, .env, .sasl_passwd, .url as --format says)"},
+		&cli.StringFlag{Name: flagFormat, Value: string(credfile.CSV), Usage: "file format: csv (the console's columns, then region and endpoint), json, env, postfix (sasl_passwd), url, or console-csv (exactly the console's 3 columns; one region)"},
 		&cli.BoolFlag{Name: flagForce, Usage: "overwrite an existing credentials file"},
 		&cli.BoolFlag{Name: flagIncludeSecretKey, Usage: "also write the secret access key (SMTP needs only the password)"},
 	}
@@ -108,7 +110,10 @@ func fileFormat(c *cli.Context) (fileTarget, error) {
 	}
 	t := fileTarget{path: c.String(flagOut), format: f, force: c.Bool(flagForce),
 		opts: credfile.Options{IncludeSecretKey: c.Bool(flagIncludeSecretKey)}}
-	if t.opts.IncludeSecretKey && (f == credfile.Postfix || f == credfile.URL) {
+	if t.path == "" {
+		t.path = defaultOutBase + "." + f.Ext()
+	}
+	if t.opts.IncludeSecretKey && (f == credfile.Postfix || f == credfile.URL || f == credfile.ConsoleCSV) {
 		return fileTarget{}, exitcode.UsageError(fmt.Errorf("--include-secret-key needs the csv, json or env format; %s has no place for it", f))
 	}
 	return t, nil
@@ -267,6 +272,9 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 	regions, err := sesRegions(c, configured)
 	if err != nil {
 		return in, fileTarget{}, "", err
+	}
+	if err := credfile.CheckRegions(target.format, regions); err != nil {
+		return in, fileTarget{}, "", exitcode.UsageError(err)
 	}
 	doc, err := policy.Sender(senderOptions(c))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
+	"github.com/sesmtp/sesmtp/verify/smtptest"
 )
 
 const senderPolicyJSON = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}`
@@ -360,4 +361,58 @@ func TestCreateInterruptRollsBack(t *testing.T) {
 	assert.Contains(t, res.stderr, "rolled back")
 	assert.Empty(t, srv.Users())
 	assert.NoFileExists(t, out)
+}
+
+// TestCreateDefaultFileFollowsFormat: with no --out, the file is
+// credentials.<the format's extension>, never env content in a .csv.
+func TestCreateDefaultFileFollowsFormat(t *testing.T) {
+	e := iamtest.Start(t)
+	t.Chdir(t.TempDir())
+	for format, file := range map[string]string{"csv": "credentials.csv", "json": "credentials.json", "env": "credentials.env",
+		"postfix": "credentials.sasl_passwd", "url": "credentials.url"} {
+		t.Run(format, func(t *testing.T) {
+			res := runCLI(t, "", "create", "--endpoint-url", e.URL, "--user", "u-"+format, "--region", "eu-west-1", "--format", format)
+			require.Equal(t, 0, res.code, res.stderr)
+			assert.FileExists(t, file)
+			assert.Contains(t, res.stderr, "credentials:   "+file+" ("+format)
+		})
+	}
+	res := runCLI(t, "", "rotate", "--endpoint-url", e.URL, "--user", "u-env", "--region", "eu-west-1", "--strategy", "key", "--format", "env")
+	assert.Equal(t, exitcode.Usage, res.code, "credentials.env exists: %s", res.stderr)
+	assert.Contains(t, res.stderr, "credentials.env")
+}
+
+// TestCreateConsoleCSV: --format console-csv writes the console's three
+// columns for one region, refuses several regions or the secret key before
+// any call, and verify reads the file back.
+func TestCreateConsoleCSV(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	dir := t.TempDir()
+	for _, tt := range []struct{ args []string }{
+		{[]string{"--region", "eu-west-1,us-east-1"}},
+		{[]string{"--region", "eu-west-1", "--include-secret-key"}},
+	} {
+		res := runCLI(t, "", createArgs(e, filepath.Join(dir, "bad.csv"), append(tt.args, "--user", "target", "--format", "console-csv")...)...)
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "console-csv")
+	}
+	res := runCLI(t, "", append(batchArgs(e, writeFile(t, "m.txt", "a\n"), dir), "--region", "eu-west-1,us-east-1", "--format", "console-csv")...)
+	assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "holds one region")
+	assert.Zero(t, srv.CallCount(""), "nothing attempted")
+
+	out := filepath.Join(dir, "console.csv")
+	res = runCLI(t, "", createArgs(e, out, "--user", "target", "--region", "eu-west-1", "--format", "console-csv")...)
+	require.Equal(t, 0, res.code, res.stderr)
+	u, _ := srv.User("target")
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "IAM User Name,Smtp Username,Smtp Password\n"+
+		fmt.Sprintf("\"target\",%s,%s\n", u.AccessKeys[0].ID, derive.PasswordV4(u.AccessKeys[0].SecretAccessKey, "eu-west-1")), string(got))
+
+	smtp := smtptest.NewServer(t, smtptest.Options{Accept: acceptIAMKeys(srv, "eu-west-1")})
+	res = runCLI(t, "", "verify", "--credentials", out, "--region", "eu-west-1", "--endpoint", smtp.Addr, "--ca-file", smtp.CAFile)
+	assert.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, 1, smtp.Accepted())
 }

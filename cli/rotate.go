@@ -160,6 +160,9 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	if err != nil {
 		return in, fileTarget{}, "", err
 	}
+	if err := credfile.CheckRegions(target.format, regions); err != nil {
+		return in, fileTarget{}, "", exitcode.UsageError(err)
+	}
 	in = provision.RotateInput{
 		UserName: c.String(flagUser), Strategy: strategy, Regions: regions,
 		ReplaceOldest: c.Bool(flagReplaceOldest), DeactivateOld: c.Bool(flagDeactivateOld), Force: anyUser(c, io),
