@@ -46,11 +46,7 @@ func runBatch(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(io.err, "dry run: nothing will be changed; sesmtp create --from-file would:")
-		for _, step := range plan {
-			fmt.Fprintln(io.out, step)
-		}
-		return nil
+		return printPlan(io, format, planOutput{Command: "create --from-file", Steps: plan, Format: string(opts.Format)})
 	}
 	awsOpts := awsOptions(c, io)
 	awsOpts.Adaptive, awsOpts.MaxAttempts = true, batchMaxAttempts

@@ -168,12 +168,8 @@ func runCreate(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(io.err, "dry run: nothing will be changed; sesmtp create would:")
-		for _, step := range plan {
-			fmt.Fprintln(io.out, step)
-		}
-		fmt.Fprintf(io.out, "write the credentials file %s (%s, mode 0600)\n", target.path, target.format)
-		return nil
+		plan = append(plan, fmt.Sprintf("write the credentials file %s (%s, mode 0600)", target.path, target.format))
+		return printPlan(io, format, planOutput{Command: "create", Steps: plan, File: target.path, Format: string(target.format)})
 	}
 	opts := awsOptions(c, io)
 	client, err := iamClient(c.Context, opts)
@@ -242,6 +238,29 @@ type createOutput struct {
 	provision.CreateResult
 	File   string `json:"file"`
 	Format string `json:"format"`
+}
+
+// planOutput is what --dry-run prints: the steps a command would take.
+type planOutput struct {
+	DryRun  bool     `json:"dry_run"`
+	Command string   `json:"command"`
+	Steps   []string `json:"steps"`
+	File    string   `json:"file,omitempty"`
+	Format  string   `json:"format,omitempty"`
+}
+
+// printPlan prints a dry run's plan: a step a line, or with --output json
+// one JSON object.
+func printPlan(io stdio, format string, p planOutput) error {
+	p.DryRun = true
+	if format == outputJSON {
+		return writeJSON(io, p)
+	}
+	fmt.Fprintf(io.err, "dry run: nothing will be changed; sesmtp %s would:\n", p.Command)
+	for _, step := range p.Steps {
+		fmt.Fprintln(io.out, step)
+	}
+	return nil
 }
 
 func writeJSON(io stdio, v any) error {

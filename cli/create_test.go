@@ -416,3 +416,41 @@ func TestCreateConsoleCSV(t *testing.T) {
 	assert.Equal(t, 0, res.code, res.stderr)
 	assert.Equal(t, 1, smtp.Accepted())
 }
+
+// TestDryRunJSON: --dry-run --output json prints a JSON plan on stdout for
+// every command that changes IAM, and calls nothing.
+func TestDryRunJSON(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(consoleUser("target"))
+	dir := t.TempDir()
+	tests := map[string][]string{
+		"create": createArgs(e, filepath.Join(dir, "c.csv"), "--user", "new", "--region", "eu-west-1"),
+		"rotate": rotateArgs(e, filepath.Join(dir, "r.csv"), "--strategy", "key"),
+		"batch":  batchArgs(e, writeFile(t, "m.txt", "a\nb\n"), dir),
+	}
+	for name, args := range tests {
+		t.Run(name, func(t *testing.T) {
+			res := runCLI(t, "", append(args, "--dry-run", "--output", "json")...)
+			require.Equal(t, 0, res.code, res.stderr)
+			var plan struct {
+				DryRun  bool     `json:"dry_run"`
+				Command string   `json:"command"`
+				Steps   []string `json:"steps"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(res.stdout), &plan), res.stdout)
+			assert.True(t, plan.DryRun)
+			assert.NotEmpty(t, plan.Command)
+			assert.NotEmpty(t, plan.Steps)
+		})
+	}
+	assert.Zero(t, srv.CallCount(""), "a dry run calls nothing")
+	t.Run("delete", func(t *testing.T) {
+		res := runCLI(t, "", "delete", "--endpoint-url", e.URL, "--user", "target", "--dry-run", "--output", "json")
+		require.Equal(t, 0, res.code, res.stderr)
+		var got provision.DeleteResult
+		require.NoError(t, json.Unmarshal([]byte(res.stdout), &got), res.stdout)
+		assert.True(t, got.DryRun)
+		assert.Contains(t, got.Removed, `user "target"`)
+	})
+}

@@ -76,12 +76,8 @@ func runRotate(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(io.err, "dry run: nothing will be changed; sesmtp rotate --strategy %s would:\n", in.Strategy)
-		for _, step := range plan {
-			fmt.Fprintln(io.out, step)
-		}
-		fmt.Fprintf(io.out, "the credentials file: %s (%s, mode 0600)\n", target.path, target.format)
-		return nil
+		plan = append(plan, fmt.Sprintf("the credentials file: %s (%s, mode 0600)", target.path, target.format))
+		return printPlan(io, format, planOutput{Command: "rotate --strategy " + in.Strategy, Steps: plan, File: target.path, Format: string(target.format)})
 	}
 	if in.Strategy == provision.StrategyRecreate {
 		if in.Confirm, err = confirmRecreate(c, io, in.UserName); err != nil {
@@ -149,6 +145,9 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	target, err := readFileTarget(c)
 	if err != nil {
 		return in, fileTarget{}, "", err
+	}
+	if target.path == credfile.Stdout && format == outputJSON {
+		return in, fileTarget{}, "", exitcode.UsageError(errors.New("--out - and --output json both want stdout; write the file elsewhere"))
 	}
 	configured := ""
 	if len(c.StringSlice(flagRegion)) == 0 {
