@@ -81,12 +81,15 @@ func ParseManifest(r io.Reader) ([]Sender, error) {
 		return nil, err
 	}
 	if len(lines) == 0 {
-		return nil, &ManifestError{Problems: []Problem{{Msg: "the manifest lists no senders"}}}
+		return nil, errNoSenders
 	}
 	var senders []Sender
 	var problems []Problem
 	if isHeader(lines[0].text) {
 		senders, problems = parseCSV(lines)
+		if len(lines) == 1 { // a header alone is as empty as an empty file
+			problems = append(problems, errNoSenders.Problems...)
+		}
 	} else {
 		for _, l := range lines {
 			senders = append(senders, Sender{Line: l.n, User: strings.TrimSpace(l.text)})
@@ -99,6 +102,8 @@ func ParseManifest(r io.Reader) ([]Sender, error) {
 	}
 	return senders, nil
 }
+
+var errNoSenders = &ManifestError{Problems: []Problem{{Msg: "the manifest lists no senders"}}}
 
 type line struct {
 	n    int
