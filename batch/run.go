@@ -81,6 +81,8 @@ type Summary struct {
 	Outcomes []Outcome `json:"senders"`
 	// Interrupted is true when the run stopped before starting every sender.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// stopped says why: Ctrl-C or --timeout.
+	stopped string
 }
 
 // Counts returns how many senders ended in each status.
@@ -125,7 +127,11 @@ func (s Summary) Err() error {
 		msg += "\n  " + a
 	}
 	if s.Interrupted {
-		msg = "interrupted: " + msg
+		why := s.stopped
+		if why == "" {
+			why = "interrupted"
+		}
+		msg = why + ": " + msg
 	}
 	return &exitcode.Error{Code: code, Err: errors.New(msg)}
 }
@@ -232,7 +238,7 @@ func Run(ctx context.Context, c provision.IAMAPI, opts Options) (Summary, error)
 	r := &run{c: c, opts: opts, inputs: inputs, outcomes: make([]Outcome, len(inputs))}
 	todo := r.ensureGroups(ctx, r.classify(existing))
 	r.createAll(ctx, todo)
-	return Summary{Outcomes: r.outcomes, Interrupted: ctx.Err() != nil && r.notStarted > 0}, nil
+	return Summary{Outcomes: r.outcomes, Interrupted: ctx.Err() != nil && r.notStarted > 0, stopped: provision.StopReason(context.Cause(ctx))}, nil
 }
 
 func checkDir(dir string) error {

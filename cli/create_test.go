@@ -454,3 +454,42 @@ func TestDryRunJSON(t *testing.T) {
 		assert.Contains(t, got.Removed, `user "target"`)
 	})
 }
+
+// TestCreateStopSaysWhy: Ctrl-C and --timeout while a call is in flight
+// each say which happened, with no SDK text, and roll back.
+func TestCreateStopSaysWhy(t *testing.T) {
+	tests := []struct {
+		name      string
+		timeout   string
+		interrupt bool
+		want      string
+		notWant   string
+	}{
+		{"Ctrl-C", "5m", true, "interrupted (Ctrl-C/SIGTERM)", "timed out"},
+		{"--timeout", "300ms", false, "timed out after --timeout 300ms", "interrupted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := iamtest.Start(t)
+			srv := e.Local(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			srv.Inject(iamtest.Fault{Action: "CreateAccessKey", Kind: iamtest.Delay, Delay: time.Minute, Match: func(iamtest.Call) bool {
+				if tt.interrupt {
+					cancel()
+				}
+				return true
+			}})
+			out := filepath.Join(t.TempDir(), "c.csv")
+			res := runCLIContext(t, ctx, "", createArgs(e, out, "--user", "mailer", "--region", "eu-west-1", "--timeout", tt.timeout)...)
+			assert.Equal(t, exitcode.Failed, res.code, res.stderr)
+			assert.Contains(t, res.stderr, "iam:CreateAccessKey for user \"mailer\": "+tt.want)
+			assert.NotContains(t, res.stderr, tt.notWant)
+			for _, noise := range []string{"StatusCode", "RequestID", "canceled", "deadline exceeded", "operation error"} {
+				assert.NotContains(t, res.stderr, noise)
+			}
+			assert.Contains(t, res.stderr, "rolled back")
+			assert.Empty(t, srv.Users())
+		})
+	}
+}

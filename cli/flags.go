@@ -15,6 +15,7 @@ import (
 	"github.com/sesmtp/sesmtp/awscfg"
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/provision"
 )
 
 // Flag names shared by several commands.
@@ -92,10 +93,11 @@ func awsOptions(c *cli.Context, io stdio) awscfg.Options {
 	return opts
 }
 
-// withTimeout applies --timeout to ctx.
+// withTimeout applies --timeout to ctx, with a cause that lets errors say
+// it was the timeout (and not Ctrl-C) that stopped a call.
 func withTimeout(c *cli.Context) (context.Context, context.CancelFunc) {
 	if d := c.Duration(flagTimeout); d > 0 {
-		return context.WithTimeout(c.Context, d)
+		return context.WithTimeoutCause(c.Context, d, &provision.TimeoutError{After: d})
 	}
 	return context.WithCancel(c.Context)
 }
