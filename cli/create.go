@@ -77,8 +77,8 @@ The user is tagged sesmtp:managed-by=sesmtp and sesmtp:run-id=<random>.
 EXAMPLES:
    sesmtp create --region eu-west-1
    sesmtp create --user billing-mailer --region eu-west-1,us-east-1 --out secrets/billing.env --format env
-   sesmtp create --user app --from-address 'noreply@example.com' --tag team=payments
-   sesmtp create --user app --dry-run`,
+   sesmtp create --user app --region eu-west-1 --from-address 'noreply@example.com' --tag team=payments
+   sesmtp create --user app --region eu-west-1 --dry-run`,
 		Flags:  flags,
 		Action: func(c *cli.Context) error { return runCreate(c, io) },
 	}

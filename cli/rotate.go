@@ -59,7 +59,7 @@ File options are create's: --out, --format, --force, --include-secret-key.
 
 EXAMPLES:
    sesmtp rotate --user billing-mailer --strategy key --region eu-west-1 --out billing.csv
-   sesmtp rotate --user billing-mailer --strategy key --deactivate-old --format env --out billing.env
+   sesmtp rotate --user billing-mailer --strategy key --deactivate-old --region eu-west-1 --format env --out billing.env
    sesmtp rotate --user legacy-sender --region us-east-1 --yes`,
 		Flags:  append(flags, awsFlags()...),
 		Action: func(c *cli.Context) error { return runRotate(c, io) },
