@@ -1,4 +1,6 @@
-// Package awscfg is sesmtp's one AWS configuration loader: profile, region,
+// Package awscfg holds the one AWS configuration loader and the IAM client.
+//
+// It is sesmtp's one AWS configuration loader: profile, region,
 // endpoint override, retries and request logging, the way aws-cli users
 // expect them (flags first, then the AWS_* environment, then the profile).
 package awscfg

@@ -1,4 +1,6 @@
-// Package batch onboards many senders at once: it parses a manifest,
+// Package batch holds create --from-file: manifests and the many-sender run.
+//
+// It onboards many senders at once: it parses a manifest,
 // validates all of it before changing anything, lists IAM users once for
 // the whole batch, and creates each sender's credentials with bounded
 // concurrency, rolling back failures one by one and resuming on re-run.

@@ -1,4 +1,6 @@
-// Package credfile renders SMTP credentials in the formats sesmtp writes
+// Package credfile holds the credentials file formats, their reader and the safe writer.
+//
+// It renders SMTP credentials in the formats sesmtp writes
 // (csv, console-csv, json, env, postfix, url), reads them back for verify, and writes
 // credentials files safely: 0600, O_EXCL, atomically, never overwritten
 // without being told to.

@@ -1,4 +1,6 @@
-// Package policy builds the IAM policy documents sesmtp uses: the sender
+// Package policy holds the IAM policy documents sesmtp writes and prints, as structs.
+//
+// It builds the IAM policy documents sesmtp uses: the sender
 // policy an SMTP user needs, and the operator policy a person or role
 // needs to run sesmtp. Documents are structs marshalled with encoding/json.
 package policy

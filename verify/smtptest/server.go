@@ -1,4 +1,6 @@
-// Package smtptest runs an SMTP server on 127.0.0.1 that behaves as an SES
+// Package smtptest holds a local SES-like SMTP server for tests of verify.
+//
+// It runs an SMTP server on 127.0.0.1 that behaves as an SES
 // SMTP endpoint does for authentication, for tests of sesmtp verify: TLS
 // (STARTTLS or implicit) with a test CA, AUTH PLAIN and LOGIN, accepting
 // only one access key id with the v4 password of one region.
