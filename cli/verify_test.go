@@ -188,3 +188,20 @@ func TestCreateVerifyRejectedRollsBack(t *testing.T) {
 	assert.NoFileExists(t, out, "no file for a key IAM does not hold")
 	assertNoSecrets(t, e, res.stdout, res.stderr)
 }
+
+// TestCreateVerifyAgainstSMTPLocal rehearses create --verify as smtp-local
+// runs it: the SMTP endpoint asks the IAM endpoint about each key, and
+// rejects keys younger than a propagation delay, as SES does.
+func TestCreateVerifyAgainstSMTPLocal(t *testing.T) {
+	e := iamtest.Start(t)
+	e.Local(t)
+	smtp := smtptest.NewServer(t, smtptest.Options{Check: smtptest.IAMCheck{URL: e.URL, Region: "eu-west-1", MinKeyAge: 1500 * time.Millisecond}.Check})
+	// IAM key times are whole seconds: 1.5s is over a second past any creation time.
+	out := filepath.Join(t.TempDir(), "c.csv")
+	res := runCLI(t, "", append(createArgs(e, out, "--user", "rehearsal", "--region", "eu-west-1"),
+		"--verify", "--verify-wait", "30s", "--retry-interval", "200ms", "--smtp-endpoint", smtp.Addr, "--ca-file", smtp.CAFile)...)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "attempt 1: 535 rejected; a new key can take a while to reach SES")
+	assert.Contains(t, res.stderr, "verified: "+smtp.Addr+" accepted the new credentials")
+	assertNoSecrets(t, e, res.stdout, res.stderr)
+}
