@@ -133,11 +133,18 @@ func (t smtpTarget) target(region, host string, port int) verify.Target {
 		h, p, _ := net.SplitHostPort(t.endpoint)
 		n, _ := strconv.Atoi(p)
 		tg = verify.Target{Host: h, Port: n}
-	case host != "":
+	case host != "" && !(t.fips && credfile.RegionOfHost(host) != ""):
+		// A file's SES host is used as written, unless --fips asks for
+		// its region's FIPS host.
 		if port == 0 {
 			port = derive.PortSubmission
 		}
 		tg = verify.Target{Host: host, Port: port}
+	case host != "":
+		tg = verify.TargetFor(credfile.RegionOfHost(host), true)
+		if port != 0 {
+			tg.Port = port
+		}
 	default:
 		tg = verify.TargetFor(region, t.fips)
 	}
@@ -228,7 +235,16 @@ func verifyEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
 		host := os.Getenv(envSMTPHost)
 		entries = []credfile.Entry{{Username: user, Password: credfile.Secret(pw), Host: host, Region: credfile.RegionOfHost(host)}}
 	}
-	return pickRegion(c, io, entries, region)
+	picked, err := pickRegion(c, io, entries, region)
+	if err != nil || !c.Bool(flagFIPS) {
+		return picked, err
+	}
+	for _, e := range picked {
+		if err := derive.CheckFIPS(e.Region, c.Bool(flagAllowUnknownRegion)); e.Region != "" && err != nil {
+			return nil, exitcode.UsageError(err)
+		}
+	}
+	return picked, nil
 }
 
 // pickRegion keeps the entry for region, or fills in a missing region.

@@ -15,6 +15,7 @@ import (
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
+	"github.com/sesmtp/sesmtp/verify"
 	"github.com/sesmtp/sesmtp/verify/smtptest"
 )
 
@@ -71,6 +72,7 @@ func TestVerifyCommand(t *testing.T) {
 		{name: "bad certificate", file: csv, noCA: true, code: exitcode.Failed, wantStderr: "--ca-file"},
 		{name: "malformed file", file: "IAM User Name,Smtp Username,Smtp Password\nu,x\n", code: exitcode.Usage, wantStderr: "line 2 has 2 columns"},
 		{name: "no credentials", code: exitcode.Usage, wantStderr: "set SMTP_USERNAME and SMTP_PASSWORD"},
+		{name: "--fips where AWS has none", file: csv, args: []string{"--fips"}, code: exitcode.Usage, wantStderr: "no documented FIPS SMTP endpoint"},
 		{name: "bad --tls", file: csv, args: []string{"--tls", "ssl"}, code: exitcode.Usage, wantStderr: "--tls must be starttls or implicit"},
 		{name: "implicit TLS without --tls implicit", opts: smtptest.Options{Implicit: true}, file: csv, args: []string{"--timeout", "300ms"},
 			code: exitcode.Failed, wantStderr: "pass --tls implicit"},
@@ -204,4 +206,14 @@ func TestCreateVerifyAgainstSMTPLocal(t *testing.T) {
 	assert.Contains(t, res.stderr, "attempt 1: 535 rejected; a new key can take a while to reach SES")
 	assert.Contains(t, res.stderr, "verified: "+smtp.Addr+" accepted the new credentials")
 	assertNoSecrets(t, e, res.stdout, res.stderr)
+}
+
+func TestVerifyTargetFIPS(t *testing.T) {
+	fips := smtpTarget{fips: true}
+	assert.Equal(t, "email-smtp-fips.us-east-1.amazonaws.com:587", fips.target("us-east-1", "email-smtp.us-east-1.amazonaws.com", 0).String())
+	assert.Equal(t, "email-smtp-fips.us-west-2.amazonaws.com:587", fips.target("us-west-2", "", 0).String())
+	assert.Equal(t, "relay.internal:2587", fips.target("us-east-1", "relay.internal", 2587).String(), "a non-SES host stays as written")
+	plain := smtpTarget{}
+	assert.Equal(t, "email-smtp-fips.us-east-1.amazonaws.com:465", plain.target("us-east-1", "email-smtp-fips.us-east-1.amazonaws.com", 465).String())
+	assert.Equal(t, verify.Implicit, plain.target("us-east-1", "email-smtp-fips.us-east-1.amazonaws.com", 465).Mode)
 }
