@@ -103,9 +103,10 @@ func readBatchOptions(c *cli.Context, io stdio) (batch.Options, string, error) {
 			return opts, "", err
 		}
 	}
-	if opts.Regions, err = sesRegions(c, configured); err != nil {
+	if opts.Regions, err = smtpRegions(c, io, configured); err != nil {
 		return opts, "", err
 	}
+	opts.FIPS = c.Bool(flagFIPS)
 	if c.Int(flagConcurrency) < 1 {
 		return opts, "", exitcode.UsageError(errors.New("--concurrency must be at least 1"))
 	}

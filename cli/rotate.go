@@ -25,6 +25,8 @@ func rotateCommand(io stdio) *cli.Command {
 		&cli.StringFlag{Name: flagStrategy, Value: provision.StrategyRecreate, Usage: "recreate (delete the user and create it again, as AWS documents) or key (zero downtime: add a key, then remove the old)"},
 		regionFlag("SES region(s) to derive the new SMTP password for"),
 		allowUnknownRegionFlag(),
+		fipsFlag(),
+		offlineFlag(),
 		&cli.BoolFlag{Name: flagReplaceOldest, Usage: "key: if the user already has two keys, delete the older one first"},
 		&cli.BoolFlag{Name: flagDeactivateOld, Usage: "key: deactivate the old key instead of deleting it (a grace period; delete it later)"},
 		&cli.BoolFlag{Name: flagAnyUser, Usage: "recreate: rotate a user that holds more than SMTP credentials"},
@@ -139,12 +141,12 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 			return in, fileTarget{}, "", err
 		}
 	}
-	regions, err := sesRegions(c, configured)
+	regions, err := smtpRegions(c, io, configured)
 	if err != nil {
 		return in, fileTarget{}, "", err
 	}
 	in = provision.RotateInput{
-		UserName: c.String(flagUser), Strategy: strategy, Regions: regions,
+		UserName: c.String(flagUser), Strategy: strategy, Regions: regions, FIPS: c.Bool(flagFIPS),
 		ReplaceOldest: c.Bool(flagReplaceOldest), DeactivateOld: c.Bool(flagDeactivateOld), Force: c.Bool(flagAnyUser),
 	}
 	return in, target, format, provision.CheckName("user name", in.UserName, provision.MaxUserNameLen)

@@ -137,6 +137,10 @@ func (s *Server) Close() {
 
 // ServeHTTP answers one IAM Query API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == SMTPAuthPath {
+		s.serveSMTPAuth(w, r) // smtp-local's check; see smtpauth.go
+		return
+	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		writeError(w, newRequestID(), &apiError{Status: 405, Type: "Sender", Code: "InvalidHttpMethod", Message: "Use POST."})
 		return
