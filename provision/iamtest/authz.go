@@ -8,6 +8,29 @@ import (
 	"github.com/sesmtp/sesmtp/provision/iamtest/iampolicy"
 )
 
+// parseCache keeps parsed policy documents by their text, so that a call
+// does not parse the same policies again: documents are immutable values
+// and the evaluator only reads them. It is used under the state lock.
+type parseCache map[string]*iampolicy.Document
+
+// maxParsed bounds the cache; past it, the cache starts over.
+const maxParsed = 1024
+
+func (pc *parseCache) parse(doc string) (*iampolicy.Document, error) {
+	if d, ok := (*pc)[doc]; ok {
+		return d, nil
+	}
+	d, err := iampolicy.Parse(doc)
+	if err != nil {
+		return nil, err
+	}
+	if *pc == nil || len(*pc) >= maxParsed {
+		*pc = parseCache{}
+	}
+	(*pc)[doc] = d
+	return d, nil
+}
+
 // principal is a caller resolved to the policies that apply to it.
 type principal struct {
 	arn  string
@@ -32,7 +55,7 @@ func (st *state) principalFor(c Caller) (principal, error) {
 		if !explicit {
 			c.Allow = []string{"*"} // neither policies nor a user: allow-all
 		}
-		ids, err := callerPolicies(c)
+		ids, err := st.callerPolicies(c)
 		if err != nil {
 			return p, err
 		}
@@ -40,7 +63,7 @@ func (st *state) principalFor(c Caller) (principal, error) {
 		p.unrestricted = c.Boundary == "" && len(c.Policies) == 0 && allowsEverything(c.Allow)
 	}
 	if c.Boundary != "" {
-		d, err := iampolicy.Parse(c.Boundary)
+		d, err := st.parsed.parse(c.Boundary)
 		if err != nil {
 			return p, fmt.Errorf("caller %s's boundary: %w", c.UserName, err)
 		}
@@ -69,7 +92,7 @@ func callerARN(account, name string) string {
 
 // callerPolicies turns Allow into an identity policy allowing those
 // actions on every resource, and parses Policies.
-func callerPolicies(c Caller) ([]iampolicy.Policy, error) {
+func (st *state) callerPolicies(c Caller) ([]iampolicy.Policy, error) {
 	var out []iampolicy.Policy
 	if c.Allow != nil {
 		acts := make([]string, 0, len(c.Allow))
@@ -86,7 +109,7 @@ func callerPolicies(c Caller) ([]iampolicy.Policy, error) {
 		out = append(out, iampolicy.Policy{ID: "allow-list", Type: iampolicy.SourceNone, Document: doc})
 	}
 	for i, raw := range c.Policies {
-		d, err := iampolicy.Parse(raw)
+		d, err := st.parsed.parse(raw)
 		if err != nil {
 			return nil, fmt.Errorf("caller %s's policy %d: %w", c.UserName, i+1, err)
 		}
@@ -103,7 +126,7 @@ func callerPolicies(c Caller) ([]iampolicy.Policy, error) {
 func (st *state) livePrincipal(u *User) (iampolicy.Principal, error) {
 	var p iampolicy.Principal
 	add := func(id, typ, doc string) error {
-		d, err := iampolicy.Parse(doc)
+		d, err := st.parsed.parse(doc)
 		if err != nil {
 			return fmt.Errorf("policy %s of user %s: %w", id, u.Name, err)
 		}
@@ -135,7 +158,7 @@ func (st *state) livePrincipal(u *User) (iampolicy.Principal, error) {
 	if u.PermissionsBoundary != "" {
 		b := &iampolicy.Policy{ID: u.PermissionsBoundary, Type: iampolicy.SourceUserManaged}
 		if mp := st.managedPolicy(u.PermissionsBoundary); mp != nil {
-			d, err := iampolicy.Parse(mp.DefaultDocument())
+			d, err := st.parsed.parse(mp.DefaultDocument())
 			if err != nil {
 				return p, fmt.Errorf("boundary %s of user %s: %w", mp.ARN, u.Name, err)
 			}

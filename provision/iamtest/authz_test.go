@@ -1,6 +1,8 @@
 package iamtest_test
 
 import (
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -204,4 +206,38 @@ func TestAssumedRoleAccessDenied(t *testing.T) {
 	e.Local(t)
 	_, err := clientAs(e, "AKIAUNRELATEDEXAMPL1", "s").CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("x")})
 	assert.ErrorContains(t, err, "User: arn:aws:sts::123456789012:assumed-role/mail-admin/sesmtp is not authorized to perform: iam:CreateUser")
+}
+
+// BenchmarkEvaluatedCaller is BenchmarkServerCalls' loop for a caller
+// whose every call is evaluated: an issued key of a user holding a
+// boundary-scoped policy and a boundary.
+func BenchmarkEvaluatedCaller(b *testing.B) {
+	e := iamtest.Start(b)
+	srv, admin := e.Local(b), e.Client()
+	bnd := srv.PutPolicy("/sesmtp/", "Boundary", allowAllDoc)
+	srv.PutUser(iamtest.User{Name: "ops", PermissionsBoundary: bnd, InlinePolicies: map[string]string{"op": delegatedOperator(bnd)}})
+	k, err := admin.CreateAccessKey(b.Context(), &iam.CreateAccessKeyInput{UserName: aws.String("ops")})
+	require.NoError(b, err)
+	c := clientAs(e, aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey))
+	tags := []types.Tag{{Key: aws.String("sesmtp:managed-by"), Value: aws.String("sesmtp")}}
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			name := aws.String(fmt.Sprintf("bench%d", n.Add(1)))
+			if _, err := c.CreateUser(b.Context(), &iam.CreateUserInput{UserName: name, Path: aws.String("/ses/"), PermissionsBoundary: aws.String(bnd), Tags: tags}); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := c.CreateAccessKey(b.Context(), &iam.CreateAccessKeyInput{UserName: name}); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := c.GetUser(b.Context(), &iam.GetUserInput{UserName: name}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(3*b.N)/b.Elapsed().Seconds(), "calls/s")
 }

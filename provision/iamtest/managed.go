@@ -80,13 +80,14 @@ type awsManagedPolicy struct {
 
 // awsManaged are the AWS managed policies tests attach. Each document has
 // the effect of the policy's current default version as the AWS Managed
-// Policy Reference publishes it (read from the iann0036/iam-dataset copy
-// of the reference, aws/managedpolicies/<name>.json, 2026).
+// Policy Reference publishes it, with that version's id and date (read
+// from the iann0036/iam-dataset copy of the reference,
+// aws/managedpolicies/<name>.json, 2026).
 var awsManaged = []awsManagedPolicy{
 	{name: "AdministratorAccess", version: "v1", created: "2015-02-06T18:39:46Z",
 		description: "Provides full access to AWS services and resources.",
 		document:    `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`},
-	{name: "IAMFullAccess", version: "v2", created: "2015-02-06T18:40:38Z",
+	{name: "IAMFullAccess", version: "v2", created: "2019-06-21T19:40:00Z",
 		description: "Provides full access to IAM via the AWS Management Console.",
 		document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","organizations:DescribeAccount",` +
 			`"organizations:DescribeOrganization","organizations:DescribeOrganizationalUnit","organizations:DescribePolicy",` +
@@ -95,7 +96,7 @@ var awsManaged = []awsManagedPolicy{
 	{name: "AmazonSESFullAccess", version: "v1", created: "2015-02-06T18:41:02Z",
 		description: "Provides full access to Amazon SES via the AWS Management Console.",
 		document:    `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ses:*"],"Resource":"*"}]}`},
-	{name: "PowerUserAccess", version: "v12", created: "2015-02-06T18:39:47Z",
+	{name: "PowerUserAccess", version: "v12", created: "2026-02-12T17:59:14Z",
 		description: "Provides full access to AWS services and resources, but does not allow management of Users and groups.",
 		document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*","account:*"],"Resource":"*"},` +
 			`{"Effect":"Allow","Action":["account:GetAccountInformation","account:GetGovCloudAccountInformation","account:GetPrimaryEmail",` +

@@ -69,6 +69,7 @@ type state struct {
 	groups  map[string]*Group // by lower-case name
 
 	policies map[string]*ManagedPolicy // managed policies by ARN
+	parsed   parseCache                // policy documents the evaluator has read
 }
 
 func newState(account string) *state {

@@ -191,3 +191,20 @@ func principal(ps ...iampolicy.Policy) iampolicy.Principal {
 func bounded(boundary iampolicy.Policy, ps ...iampolicy.Policy) iampolicy.Principal {
 	return iampolicy.Principal{Identity: ps, Boundary: &boundary}
 }
+
+// BenchmarkEvaluate measures one decision under the operator policy with
+// a boundary, the common case of an evaluated caller.
+func BenchmarkEvaluate(b *testing.B) {
+	d, err := iampolicy.Parse(operator)
+	require.NoError(b, err)
+	bd, err := iampolicy.Parse(sesOnly)
+	require.NoError(b, err)
+	p := iampolicy.Principal{Identity: []iampolicy.Policy{{ID: "op", Document: d}}, Boundary: &iampolicy.Policy{ID: "b", Document: bd}}
+	r := req("iam:CreateUser", acct+"user/ses/bob", "iam:PermissionsBoundary", boundaryARN, "aws:RequestTag/sesmtp:run-id", "r")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := iampolicy.Evaluate(r, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
