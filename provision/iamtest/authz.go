@@ -141,6 +141,16 @@ func (st *state) livePrincipal(u *User) (iampolicy.Principal, error) {
 	if err := st.addManaged(sortedKeys(u.AttachedPolicies), add); err != nil {
 		return p, err
 	}
+	if err := st.addGroups(u, add); err != nil {
+		return p, err
+	}
+	b, err := st.boundaryOf(u)
+	p.Boundary = b
+	return p, err
+}
+
+// addGroups adds the inline and attached policies of the user's groups.
+func (st *state) addGroups(u *User, add func(id, typ, doc string) error) error {
 	for _, gname := range u.Groups {
 		g, ok := st.groups[strings.ToLower(gname)]
 		if !ok {
@@ -148,25 +158,30 @@ func (st *state) livePrincipal(u *User) (iampolicy.Principal, error) {
 		}
 		for _, name := range sortedKeys(g.InlinePolicies) {
 			if err := add(name, iampolicy.SourceGroup, g.InlinePolicies[name]); err != nil {
-				return p, err
+				return err
 			}
 		}
 		if err := st.addManaged(sortedKeys(g.AttachedPolicies), add); err != nil {
-			return p, err
+			return err
 		}
 	}
-	if u.PermissionsBoundary != "" {
-		b := &iampolicy.Policy{ID: u.PermissionsBoundary, Type: iampolicy.SourceUserManaged}
-		if mp := st.managedPolicy(u.PermissionsBoundary); mp != nil {
-			d, err := st.parsed.parse(mp.DefaultDocument())
-			if err != nil {
-				return p, fmt.Errorf("boundary %s of user %s: %w", mp.ARN, u.Name, err)
-			}
-			b.Document, b.Type = d, managedSource(mp)
-		}
-		p.Boundary = b
+	return nil
+}
+
+// boundaryOf returns the user's permissions boundary, nil without one.
+func (st *state) boundaryOf(u *User) (*iampolicy.Policy, error) {
+	if u.PermissionsBoundary == "" {
+		return nil, nil
 	}
-	return p, nil
+	b := &iampolicy.Policy{ID: u.PermissionsBoundary, Type: iampolicy.SourceUserManaged}
+	if mp := st.managedPolicy(u.PermissionsBoundary); mp != nil {
+		d, err := st.parsed.parse(mp.DefaultDocument())
+		if err != nil {
+			return nil, fmt.Errorf("boundary %s of user %s: %w", mp.ARN, u.Name, err)
+		}
+		b.Document, b.Type = d, managedSource(mp)
+	}
+	return b, nil
 }
 
 func (st *state) addManaged(arns []string, add func(id, typ, doc string) error) error {

@@ -109,30 +109,33 @@ func (st *state) authzRequests(action string, form url.Values, p principal) []au
 			ctx.Set("iam:ResourceTag/"+t.Key, t.Value)
 		}
 	}
-	if spec.keys&keyTargetBoundary != 0 && target != nil && target.PermissionsBoundary != "" {
-		ctx.Set("iam:PermissionsBoundary", target.PermissionsBoundary)
-	}
-	if b := form.Get("PermissionsBoundary"); spec.keys&keyRequestBoundary != 0 && b != "" {
-		ctx.Set("iam:PermissionsBoundary", b)
-	}
-	if a := form.Get("PolicyArn"); spec.keys&keyPolicyARN != 0 && a != "" {
-		ctx.Set("iam:PolicyARN", a)
-	}
+	actionKeys(ctx, spec.keys, form, target)
 	out := []authzRequest{{action: "iam:" + action, resource: resource, ctx: ctx}}
-	if spec.keys&keyRequestTags != 0 {
-		requestTags(ctx, form)
-		if action == "CreateUser" && len(listMember(form, "Tags", "Key")) > 0 {
-			tagCtx := iampolicy.Context{}
-			requestTags(tagCtx, form)
-			out = append(out, authzRequest{action: "iam:TagUser", resource: resource, ctx: tagCtx})
-		}
-	}
-	if spec.keys&keyUntagKeys != 0 {
-		if keys := listMember(form, "TagKeys", ""); len(keys) > 0 {
-			ctx.Set("aws:TagKeys", keys...)
-		}
+	if action == "CreateUser" && len(listMember(form, "Tags", "Key")) > 0 {
+		tagCtx := iampolicy.Context{}
+		requestTags(tagCtx, form)
+		out = append(out, authzRequest{action: "iam:TagUser", resource: resource, ctx: tagCtx})
 	}
 	return out
+}
+
+// actionKeys adds the action-specific condition keys the rules name.
+func actionKeys(ctx iampolicy.Context, rules keyRule, form url.Values, target *User) {
+	if rules&keyTargetBoundary != 0 && target != nil && target.PermissionsBoundary != "" {
+		ctx.Set("iam:PermissionsBoundary", target.PermissionsBoundary)
+	}
+	if b := form.Get("PermissionsBoundary"); rules&keyRequestBoundary != 0 && b != "" {
+		ctx.Set("iam:PermissionsBoundary", b)
+	}
+	if a := form.Get("PolicyArn"); rules&keyPolicyARN != 0 && a != "" {
+		ctx.Set("iam:PolicyARN", a)
+	}
+	if rules&keyRequestTags != 0 {
+		requestTags(ctx, form)
+	}
+	if keys := listMember(form, "TagKeys", ""); rules&keyUntagKeys != 0 && len(keys) > 0 {
+		ctx.Set("aws:TagKeys", keys...)
+	}
 }
 
 // requestTags adds aws:RequestTag/${TagKey} for each tag of the request

@@ -67,11 +67,25 @@ func simulatePrincipalPolicy(st *state, req *request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	resources := listMember(req.form, "ResourceArns", "")
+	all, aerr := simulate(p, actions, req.form)
+	if aerr != nil {
+		return nil, aerr
+	}
+	start, end, next, aerr := page(req.form, len(all))
+	if aerr != nil {
+		return nil, aerr
+	}
+	return simulateResult{EvaluationResults: members[evaluationResultXML]{Member: all[start:end]}, IsTruncated: next != "", Marker: next}, nil
+}
+
+// simulate evaluates every action on every resource of ResourceArns
+// (default "*") with the ContextEntries.
+func simulate(p iampolicy.Principal, actions []string, form url.Values) ([]evaluationResultXML, *apiError) {
+	resources := listMember(form, "ResourceArns", "")
 	if len(resources) == 0 {
 		resources = []string{"*"}
 	}
-	ctx := contextEntries(req.form)
+	ctx := contextEntries(form)
 	var all []evaluationResultXML
 	for _, a := range actions {
 		for _, r := range resources {
@@ -82,11 +96,7 @@ func simulatePrincipalPolicy(st *state, req *request) (any, *apiError) {
 			all = append(all, toEvaluationXML(a, r, res))
 		}
 	}
-	start, end, next, aerr := page(req.form, len(all))
-	if aerr != nil {
-		return nil, aerr
-	}
-	return simulateResult{EvaluationResults: members[evaluationResultXML]{Member: all[start:end]}, IsTruncated: next != "", Marker: next}, nil
+	return all, nil
 }
 
 // simulatedPrincipal is the user's live principal with the request's
