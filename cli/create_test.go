@@ -239,7 +239,7 @@ func TestCreatePermissionErrors(t *testing.T) {
 	}{
 		{"no ListUsers", []string{"iam:CreateUser", "iam:PutUserPolicy", "iam:CreateAccessKey"}, "iam:ListUsers", exitcode.Usage},
 		{"no CreateUser", []string{"iam:ListUsers"}, "iam:CreateUser", exitcode.Usage},
-		{"no CreateAccessKey", []string{"iam:ListUsers", "iam:CreateUser", "iam:PutUserPolicy", "iam:ListAccessKeys",
+		{"no CreateAccessKey", []string{"iam:ListUsers", "iam:CreateUser", "iam:TagUser", "iam:PutUserPolicy", "iam:ListAccessKeys",
 			"iam:DeleteAccessKey", "iam:ListUserPolicies", "iam:DeleteUserPolicy", "iam:ListGroupsForUser", "iam:DeleteUser"},
 			"iam:CreateAccessKey", exitcode.Failed},
 	}
