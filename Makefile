@@ -11,6 +11,7 @@ FUZZTIME    ?= 60s
 build:
 	$(GO) build -o bin/sesmtp .
 	$(GO) build -o bin/iam-local ./cmd/iam-local
+	$(GO) build -o bin/smtp-local ./cmd/smtp-local
 
 # Every test; the fault matrix runs apart, verbosely, so that its
 # "fault matrix: N cases, N held" line shows.

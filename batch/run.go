@@ -43,6 +43,7 @@ type Options struct {
 	Force bool
 	// Defaults every sender shares.
 	Regions             []string
+	FIPS                bool
 	Path                string
 	Tags                []provision.Tag
 	PermissionsBoundary string
@@ -150,7 +151,7 @@ func Prepare(opts Options) ([]provision.CreateInput, error) {
 		in := provision.CreateInput{
 			UserName: s.User, Path: opts.Path, Tags: append(append([]provision.Tag{}, opts.Tags...), s.Tags...),
 			PermissionsBoundary: opts.PermissionsBoundary, Policy: doc, PolicyName: opts.PolicyName,
-			Group: s.Group, Regions: opts.Regions, Listed: true, GroupReady: true,
+			Group: s.Group, Regions: opts.Regions, FIPS: opts.FIPS, Listed: true, GroupReady: true,
 		}
 		if in.Group == "" {
 			in.Group = opts.Group

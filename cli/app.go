@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/verify"
 )
 
 // Version is the version --version prints; main sets it from the build.
@@ -40,6 +42,8 @@ type stdio struct {
 	// stderr are terminals), for confirmations and progress bars.
 	interactive bool
 	now         func() time.Time
+	// resolver checks that SES SMTP host names resolve (nil: no check).
+	resolver verify.Resolver
 }
 
 func newStdio() stdio {
@@ -47,6 +51,7 @@ func newStdio() stdio {
 		in: os.Stdin, out: os.Stdout, err: os.Stderr,
 		interactive: term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stderr.Fd())),
 		now:         time.Now,
+		resolver:    net.DefaultResolver,
 	}
 }
 

@@ -100,12 +100,13 @@ func readBatchOptions(c *cli.Context, io stdio) (batch.Options, string, error) {
 			return opts, "", err
 		}
 	}
-	if opts.Regions, err = sesRegions(c, configured); err != nil {
+	if opts.Regions, err = smtpRegions(c, io, configured); err != nil {
 		return opts, "", err
 	}
 	if err := credfile.CheckRegions(target.format, opts.Regions); err != nil {
 		return opts, "", exitcode.UsageError(err)
 	}
+	opts.FIPS = c.Bool(flagFIPS)
 	if c.Int(flagConcurrency) < 1 {
 		return opts, "", exitcode.UsageError(errors.New("--concurrency must be at least 1"))
 	}

@@ -39,6 +39,8 @@ func createCommand(io stdio) *cli.Command {
 		&cli.StringFlag{Name: flagUser, Usage: "IAM user to create (default: ses-smtp-user.YYYYMMDD-HHMMSS, UTC, as the console names it)"},
 		regionFlag("SES region(s) to derive the SMTP password for"),
 		allowUnknownRegionFlag(),
+		fipsFlag(),
+		offlineFlag(),
 		&cli.StringFlag{Name: flagPath, Usage: "IAM path for the user, e.g. /smtp/"},
 		&cli.StringSliceFlag{Name: flagTag, Usage: "tag the user KEY=VALUE (repeatable)"},
 		&cli.StringFlag{Name: flagPermissionsBoundary, Usage: "managed policy ARN to set as the user's permissions boundary"},
@@ -201,7 +203,7 @@ func runCreate(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
-	printCreateSummary(io, res, target)
+	printCreateSummary(io, res, target, in.FIPS)
 	if format == outputJSON {
 		return writeJSON(io, createOutput{CreateResult: res, File: target.path, Format: string(target.format)})
 	}
@@ -288,7 +290,7 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 			return in, fileTarget{}, "", err
 		}
 	}
-	regions, err := sesRegions(c, configured)
+	regions, err := smtpRegions(c, io, configured)
 	if err != nil {
 		return in, fileTarget{}, "", err
 	}
@@ -313,18 +315,18 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 	}
 	in = provision.CreateInput{
 		UserName: user, Path: c.String(flagPath), Tags: tags, PermissionsBoundary: c.String(flagPermissionsBoundary),
-		Policy: doc, PolicyName: c.String(flagPolicyName), Group: c.String(flagGroup), Regions: regions,
+		Policy: doc, PolicyName: c.String(flagPolicyName), Group: c.String(flagGroup), Regions: regions, FIPS: c.Bool(flagFIPS),
 	}
 	return in, target, format, in.Validate()
 }
 
-func printCreateSummary(io stdio, res provision.CreateResult, target fileTarget) {
+func printCreateSummary(io stdio, res provision.CreateResult, target fileTarget, fips bool) {
 	w := io.err
 	fmt.Fprintf(w, "Created SMTP credentials for IAM user %s (%s)\n", res.UserName, res.UserARN)
 	fmt.Fprintf(w, "  SMTP username: %s (the access key id)\n", res.AccessKeyID)
 	var eps []string
 	for _, r := range res.Regions {
-		eps = append(eps, fmt.Sprintf("%s:%d", derive.Endpoint(r), derive.PortSubmission))
+		eps = append(eps, fmt.Sprintf("%s:%d", derive.Endpoint(r, fips), derive.PortSubmission))
 	}
 	fmt.Fprintf(w, "  SMTP endpoint: %s\n", strings.Join(eps, ", "))
 	if res.Group != "" {

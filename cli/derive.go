@@ -47,11 +47,13 @@ EXAMPLES:
    pass show ses/secret | sesmtp derive --stdin --region us-east-1,eu-west-1
    sesmtp derive --stdin --region eu-west-1 --output json < secret.txt`,
 		Flags: []cli.Flag{
-			regionFlag("SES region the password is for"),
+			regionFlag("SES region the password is for (not needed with --legacy-v2)"),
 			&cli.BoolFlag{Name: flagStdin, Usage: "read the secret access key from one line of stdin instead of " + envSecretKey},
 			&cli.BoolFlag{Name: flagLegacyV2, Usage: "derive the legacy version 2 password (SES rejects it since 2021; for old setups only)"},
 			&cli.BoolFlag{Name: flagForce, Usage: "derive from a secret that is not 40 characters long"},
 			allowUnknownRegionFlag(),
+			fipsFlag(),
+			offlineFlag(),
 			outputFlag(),
 			&cli.StringFlag{Name: flagProfile, Usage: "AWS profile whose region is the default", EnvVars: []string{"AWS_PROFILE"}},
 		},
@@ -61,8 +63,8 @@ EXAMPLES:
 
 // derivedPassword is one line of derive's output.
 type derivedPassword struct {
-	Region   string `json:"region"`
-	Endpoint string `json:"endpoint"`
+	Region   string `json:"region,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
 	Password string `json:"password"`
 }
 
@@ -74,13 +76,7 @@ func runDerive(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
-	configured := ""
-	if len(c.StringSlice(flagRegion)) == 0 {
-		if configured, err = configuredRegion(c, io); err != nil {
-			return err
-		}
-	}
-	regions, err := sesRegions(c, configured)
+	regions, err := deriveRegions(c, io)
 	if err != nil {
 		return err
 	}
@@ -90,6 +86,9 @@ func runDerive(c *cli.Context, io stdio) error {
 	}
 	if c.Bool(flagLegacyV2) {
 		fmt.Fprintln(io.err, v2Warning)
+		if len(regions) == 0 {
+			return printPasswords(io, format, []derivedPassword{{Password: derive.PasswordV2(secret)}})
+		}
 	}
 	var out []derivedPassword
 	for _, r := range regions {
@@ -97,9 +96,26 @@ func runDerive(c *cli.Context, io stdio) error {
 		if c.Bool(flagLegacyV2) {
 			p = derive.PasswordV2(secret)
 		}
-		out = append(out, derivedPassword{Region: r, Endpoint: derive.Endpoint(r), Password: p})
+		out = append(out, derivedPassword{Region: r, Endpoint: derive.Endpoint(r, c.Bool(flagFIPS)), Password: p})
 	}
 	return printPasswords(io, format, out)
+}
+
+// deriveRegions returns the regions to derive for: --region or the
+// configured region, checked; none for --legacy-v2 without --region, as
+// v2 passwords do not depend on the region.
+func deriveRegions(c *cli.Context, io stdio) ([]string, error) {
+	if len(c.StringSlice(flagRegion)) > 0 {
+		return smtpRegions(c, io, "")
+	}
+	if c.Bool(flagLegacyV2) {
+		return nil, nil
+	}
+	configured, err := configuredRegion(c, io)
+	if err != nil {
+		return nil, err
+	}
+	return smtpRegions(c, io, configured)
 }
 
 func printPasswords(io stdio, format string, ps []derivedPassword) error {

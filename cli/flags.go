@@ -16,6 +16,7 @@ import (
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/provision"
+	"github.com/sesmtp/sesmtp/verify"
 )
 
 // Flag names shared by several commands.
@@ -35,6 +36,9 @@ const (
 	flagForce              = "force"
 	flagUser               = "user"
 	flagAnyUser            = "any-user"
+	flagFIPS               = "fips"
+	flagOffline            = "offline"
+	envOffline             = "SESMTP_OFFLINE"
 )
 
 // Values of --output.
@@ -64,6 +68,16 @@ func regionFlag(usage string) cli.Flag {
 
 func allowUnknownRegionFlag() cli.Flag {
 	return &cli.BoolFlag{Name: flagAllowUnknownRegion, Usage: "accept a region shaped like one that is not in sesmtp's SES SMTP list (new regions)"}
+}
+
+func fipsFlag() cli.Flag {
+	return &cli.BoolFlag{Name: flagFIPS, Usage: "use the FIPS SMTP endpoints (email-smtp-fips.REGION...), which AWS documents in " +
+		strings.Join(derive.FIPSRegions(), ", ")}
+}
+
+func offlineFlag() cli.Flag {
+	return &cli.BoolFlag{Name: flagOffline, EnvVars: []string{envOffline},
+		Usage: "skip the check that each SES SMTP host name resolves (DNS); the check only ever warns"}
 }
 
 func outputFlag() cli.Flag {
@@ -102,8 +116,41 @@ func withTimeout(c *cli.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(c.Context)
 }
 
+// smtpRegions is sesRegions, then a warning for each region whose SMTP
+// host does not resolve (unless --offline).
+func smtpRegions(c *cli.Context, io stdio, configured string) ([]string, error) {
+	regions, err := sesRegions(c, configured)
+	if err != nil {
+		return nil, err
+	}
+	var hosts []string
+	for _, r := range regions {
+		hosts = append(hosts, derive.Endpoint(r, c.Bool(flagFIPS)))
+	}
+	warnUnresolved(c, io, hosts...)
+	return regions, nil
+}
+
+// warnUnresolved warns about each SES SMTP host that DNS says does not
+// exist. It never fails: without a network it says nothing, and
+// --offline skips it.
+func warnUnresolved(c *cli.Context, io stdio, hosts ...string) {
+	if c.Bool(flagOffline) || io.resolver == nil {
+		return
+	}
+	for _, h := range hosts {
+		if _, _, ses := derive.ParseEndpoint(h); !ses {
+			continue
+		}
+		if err := verify.CheckResolves(c.Context, io.resolver, h); err != nil {
+			fmt.Fprintf(io.err, "warning: %v (--offline skips this check)\n", err)
+		}
+	}
+}
+
 // sesRegions returns the --region values, or the configured region when
-// none was given, each checked against the SES SMTP region list.
+// none was given, each checked against the SES SMTP region list (and its
+// FIPS hosts with --fips), all in one partition.
 func sesRegions(c *cli.Context, configured string) ([]string, error) {
 	var regions []string
 	for _, r := range c.StringSlice(flagRegion) {
@@ -117,12 +164,30 @@ func sesRegions(c *cli.Context, configured string) ([]string, error) {
 	if len(regions) == 0 {
 		return nil, exitcode.UsageError(errors.New("no region: pass --region REGION (the SES region the SMTP password is for) or set AWS_REGION"))
 	}
-	for _, r := range regions {
-		if err := derive.CheckRegion(r, c.Bool(flagAllowUnknownRegion)); err != nil {
-			return nil, exitcode.UsageError(err)
-		}
+	if err := checkRegions(c, regions); err != nil {
+		return nil, err
 	}
 	return regions, nil
+}
+
+// checkRegions checks regions against the SES SMTP region list (and its
+// FIPS hosts with --fips), and that they are all in one partition.
+func checkRegions(c *cli.Context, regions []string) error {
+	allowUnknown := c.Bool(flagAllowUnknownRegion)
+	for _, r := range regions {
+		if err := derive.CheckRegion(r, allowUnknown); err != nil {
+			return exitcode.UsageError(err)
+		}
+		if c.Bool(flagFIPS) {
+			if err := derive.CheckFIPS(r, allowUnknown); err != nil {
+				return exitcode.UsageError(err)
+			}
+		}
+	}
+	if err := derive.CheckSamePartition(regions); err != nil {
+		return exitcode.UsageError(err)
+	}
+	return nil
 }
 
 // configuredRegion returns the region from AWS_REGION or the profile, ""

@@ -38,7 +38,7 @@ func runCLIContext(t testing.TB, ctx context.Context, stdin string, args ...stri
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(ctx, append([]string{"sesmtp"}, args...), stdio{
-		in: strings.NewReader(stdin), out: &out, err: &errOut, now: func() time.Time { return fixedNow },
+		in: strings.NewReader(stdin), out: &out, err: &errOut, now: func() time.Time { return fixedNow }, resolver: resolvesAll{},
 	})
 	return result{code: code, stdout: out.String(), stderr: errOut.String()}
 }
@@ -83,7 +83,9 @@ const runAsMainEnv = "SESMTP_TEST_RUN_MAIN"
 func TestMain(m *testing.M) {
 	if os.Getenv(runAsMainEnv) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := Main(ctx)
+		io := newStdio()
+		io.resolver = resolvesAll{} // tests never ask real DNS
+		code := run(ctx, os.Args, io)
 		stop()
 		os.Exit(code)
 	}
@@ -108,4 +110,12 @@ func consoleUser(name string) iamtest.User {
 	return iamtest.User{Name: name,
 		InlinePolicies: map[string]string{provision.DefaultPolicyName: senderPolicyJSON},
 		AccessKeys:     []iamtest.AccessKey{{ID: "AKIA" + strings.Repeat("C", 15) + name[len(name)-1:], SecretAccessKey: "console-secret-" + name, Created: time.Now().Add(-100 * 24 * time.Hour)}}}
+}
+
+// resolvesAll is the resolver of every test run: every host resolves (to
+// a documentation address), so no test asks real DNS.
+type resolvesAll struct{}
+
+func (resolvesAll) LookupHost(context.Context, string) ([]string, error) {
+	return []string{"192.0.2.1"}, nil
 }

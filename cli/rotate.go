@@ -24,6 +24,8 @@ func rotateCommand(io stdio) *cli.Command {
 		&cli.StringFlag{Name: flagStrategy, Value: provision.StrategyRecreate, Usage: "recreate (delete the user and create it again, as AWS documents) or key (zero downtime: add a key, then remove the old)"},
 		regionFlag("SES region(s) to derive the new SMTP password for"),
 		allowUnknownRegionFlag(),
+		fipsFlag(),
+		offlineFlag(),
 		&cli.BoolFlag{Name: flagReplaceOldest, Usage: "key: if the user already has two keys, delete the older one first"},
 		&cli.BoolFlag{Name: flagDeactivateOld, Usage: "key: deactivate the old key instead of deleting it (a grace period; delete it later)"},
 		anyUserFlag("rotate a user that holds more than SMTP credentials (other policies, a console password ...)"),
@@ -155,7 +157,7 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 			return in, fileTarget{}, "", err
 		}
 	}
-	regions, err := sesRegions(c, configured)
+	regions, err := smtpRegions(c, io, configured)
 	if err != nil {
 		return in, fileTarget{}, "", err
 	}
@@ -163,7 +165,7 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 		return in, fileTarget{}, "", exitcode.UsageError(err)
 	}
 	in = provision.RotateInput{
-		UserName: c.String(flagUser), Strategy: strategy, Regions: regions,
+		UserName: c.String(flagUser), Strategy: strategy, Regions: regions, FIPS: c.Bool(flagFIPS),
 		ReplaceOldest: c.Bool(flagReplaceOldest), DeactivateOld: c.Bool(flagDeactivateOld), Force: anyUser(c, io),
 	}
 	return in, target, format, provision.CheckName("user name", in.UserName, provision.MaxUserNameLen)

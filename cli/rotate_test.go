@@ -93,6 +93,7 @@ func TestRotateKeyFailureKeepsOldKey(t *testing.T) {
 func TestRotateRecreate(t *testing.T) {
 	e := iamtest.Start(t)
 	srv := e.Local(t)
+	srv.PutPolicy("/", "boundary", senderPolicyJSON) // IAM refuses a boundary that does not exist
 	srv.PutUser(iamtest.User{Name: "target", Path: "/smtp/", PermissionsBoundary: "arn:aws:iam::123456789012:policy/boundary",
 		Tags:           []iamtest.Tag{{Key: "team", Value: "mail"}, {Key: provision.TagRunID, Value: "old-run"}},
 		InlinePolicies: map[string]string{provision.DefaultPolicyName: senderPolicyJSON},

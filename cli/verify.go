@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -41,18 +42,29 @@ func verifyCommand(io stdio) *cli.Command {
 		Name:      "verify",
 		Usage:     "prove SMTP credentials authenticate against the SES SMTP endpoint, without sending mail",
 		UsageText: "sesmtp verify [--credentials FILE] [--region R] [--wait 2m] [--endpoint HOST:PORT] [--tls starttls|implicit]",
-		Description: `Connects to email-smtp.REGION.amazonaws.com (port 587), does EHLO, STARTTLS, EHLO and
-AUTH (PLAIN or LOGIN, as the server offers), reports the answer and QUITs. It never
-sends MAIL FROM, so it never sends mail. Certificates are verified.
+		Description: `Connects to email-smtp.REGION.amazonaws.com (port 587; email-smtp-fips with --fips),
+does EHLO, STARTTLS, EHLO and AUTH (PLAIN or LOGIN, as the server offers), reports the
+answer and QUITs. It never sends MAIL FROM, so it never sends mail. Certificates are
+verified. Before connecting it warns if the host name does not resolve (--offline skips that).
 
-The credentials come from a file sesmtp wrote (--credentials, any format; every region
-in it is checked unless --region picks one) or from SMTP_USERNAME and SMTP_PASSWORD
-(SMTP_HOST, if set, names the endpoint). Passwords are never taken as arguments.
+The credentials come from a file sesmtp wrote or the console's CSV (--credentials, any
+format; every region in it is checked unless --region picks one) or from SMTP_USERNAME
+and SMTP_PASSWORD (SMTP_HOST, if set, names the endpoint). Passwords are never taken as
+arguments. Temporary keys (ASIA...) are refused before connecting: SES's SMTP interface
+does not accept passwords derived from temporary credentials.
 
-Exit 0: accepted. Exit 3: rejected (535), with the likely causes in order: a password
-derived for another region, the IAM user name used instead of the access key id, a
-legacy v2 password, a key IAM has not propagated yet (use --wait), an inactive key.
-Exit 1: TLS, connection or protocol errors.
+AUTH proves the key and the password, not the right to send: SES checks ses:SendRawEmail
+only when mail is sent (554 Access denied), so a user with a wrong policy passes verify.
+
+With --wait, rejections (535, e.g. a key IAM has not propagated yet) and SES's temporary
+answers (421, 451, 454: SES asks clients to retry 4xx) are retried until the time is up.
+535 "Signature Version 2 is deprecated" and 535 "Account not subscribed to SES" are final.
+
+Exit 0: accepted. Exit 3: rejected (535), with the likely causes in order: the IAM user
+name used instead of the access key id, a password mangled on the way, a password derived
+for another region, a key IAM has not propagated yet (use --wait), an inactive key.
+Exit 1: TLS, connection or protocol errors, or a temporary answer that outlasted --wait.
+Exit 2: bad input, a temporary (ASIA) key.
 
 EXAMPLES:
    sesmtp verify --credentials credentials.csv
@@ -61,14 +73,16 @@ EXAMPLES:
    sesmtp verify --credentials relay.json --endpoint smtp.internal:465 --tls implicit --ca-file ca.pem`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagCredentials, Aliases: []string{"c"}, Usage: "credentials file written by sesmtp (or the console's CSV)"},
-			&cli.StringFlag{Name: flagRegion, Usage: "SES region whose endpoint to check (default: the file's regions, or AWS_REGION)"},
+			&cli.StringFlag{Name: flagRegion, Usage: "SES region whose password to check (default: the file's regions, or AWS_REGION)"},
 			&cli.StringFlag{Name: flagSMTPEndpoint, Usage: "check against HOST:PORT instead of the region's SES endpoint"},
 			&cli.StringFlag{Name: flagTLS, Usage: "starttls or implicit (default: implicit on ports 465 and 2465, else starttls)"},
 			&cli.StringFlag{Name: flagCAFile, Usage: "PEM file of CA certificates to trust besides the system's"},
-			&cli.DurationFlag{Name: flagWait, Usage: "retry rejections until this long has passed (new keys take a while to reach SES), e.g. 2m"},
+			&cli.DurationFlag{Name: flagWait, Usage: "retry rejections and temporary (4xx) answers until this long has passed (new keys take a while to reach SES), e.g. 2m"},
 			&cli.DurationFlag{Name: flagRetryInterval, Value: verify.DefaultRetryInterval, Usage: "first pause between retries with --wait; it doubles, with jitter, up to 30s"},
 			&cli.DurationFlag{Name: flagTimeout, Value: verify.DefaultTimeout, Usage: "give up on one attempt after this long"},
 			allowUnknownRegionFlag(),
+			fipsFlag(),
+			offlineFlag(),
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error { return runVerify(c, io) },
@@ -79,12 +93,13 @@ EXAMPLES:
 type smtpTarget struct {
 	endpoint string // HOST:PORT override, or ""
 	mode     verify.Mode
+	fips     bool
 	rootCAs  *x509.CertPool
 }
 
 // readSMTPTarget reads --endpoint (or the named flag), --tls and --ca-file.
 func readSMTPTarget(c *cli.Context, endpointFlag string) (smtpTarget, error) {
-	t := smtpTarget{endpoint: c.String(endpointFlag), mode: verify.Mode(c.String(flagTLS))}
+	t := smtpTarget{endpoint: c.String(endpointFlag), mode: verify.Mode(c.String(flagTLS)), fips: c.Bool(flagFIPS)}
 	if t.mode != "" && t.mode != verify.STARTTLS && t.mode != verify.Implicit {
 		return t, exitcode.UsageError(fmt.Errorf("--tls must be starttls or implicit, not %q", t.mode))
 	}
@@ -118,13 +133,20 @@ func (t smtpTarget) target(region, host string, port int) verify.Target {
 		h, p, _ := net.SplitHostPort(t.endpoint)
 		n, _ := strconv.Atoi(p)
 		tg = verify.Target{Host: h, Port: n}
-	case host != "":
+	case host != "" && !(t.fips && credfile.RegionOfHost(host) != ""):
+		// A file's SES host is used as written, unless --fips asks for
+		// its region's FIPS host.
 		if port == 0 {
 			port = derive.PortSubmission
 		}
 		tg = verify.Target{Host: host, Port: port}
+	case host != "":
+		tg = verify.TargetFor(credfile.RegionOfHost(host), true)
+		if port != 0 {
+			tg.Port = port
+		}
 	default:
-		tg = verify.TargetFor(region)
+		tg = verify.TargetFor(region, t.fips)
 	}
 	tg.Mode = t.mode
 	if tg.Mode == "" {
@@ -148,19 +170,18 @@ func runVerify(c *cli.Context, io stdio) error {
 	}
 	var results []verify.Result
 	for _, e := range entries {
-		if !verify.LooksLikeAccessKeyID(e.Username) {
-			fmt.Fprintf(io.err, "warning: the SMTP username %q does not look like an access key id (AKIA...); SES expects the access key id, not the IAM user name\n", e.Username)
-		}
+		warnEntry(io, e)
 		in := verify.Input{Username: e.Username, Password: e.Password, Region: e.Region, Target: target.target(e.Region, e.Host, e.Port),
 			RootCAs: target.rootCAs, Timeout: c.Duration(flagTimeout), Wait: c.Duration(flagWait), RetryInterval: c.Duration(flagRetryInterval),
 			Progress: func(s string) { fmt.Fprintln(io.err, s) }}
+		warnUnresolved(c, io, in.Target.Host)
 		res, err := verify.Check(c.Context, in)
 		if err != nil {
 			return err
 		}
 		results = append(results, res)
 		if format == outputText {
-			fmt.Fprintf(io.out, "credentials accepted by %s (AUTH %s over %s, %s)\n", res.Target, res.Mechanism, in.Target.Mode, res.TLS)
+			fmt.Fprintf(io.out, "credentials accepted by %s%s (AUTH %s over %s, %s)\n", res.Target, regionNote(res.Region), res.Mechanism, in.Target.Mode, res.TLS)
 		}
 	}
 	if format == outputJSON {
@@ -169,13 +190,31 @@ func runVerify(c *cli.Context, io stdio) error {
 	return nil
 }
 
+// warnEntry warns, before connecting, about what will make SES reject e.
+func warnEntry(io stdio, e credfile.Entry) {
+	if !verify.LooksLikeAccessKeyID(e.Username) {
+		fmt.Fprintf(io.err, "warning: the SMTP username %q does not look like an access key id (AKIA...); SES expects the access key id, not the IAM user name\n", e.Username)
+	}
+	if p := verify.PasswordProblem(e.Password.Reveal()); p != "" {
+		fmt.Fprintf(io.err, "warning: the SMTP password looks mangled (%s); SES will reject it\n", p)
+	}
+}
+
+// regionNote names the password's region in the success line.
+func regionNote(region string) string {
+	if region == "" {
+		return ""
+	}
+	return ", " + region + "'s password"
+}
+
 // verifyEntries reads the credentials to check, from --credentials or the
 // SMTP_* environment, narrowed to --region.
 func verifyEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
 	region := c.String(flagRegion)
 	if region != "" {
-		if err := derive.CheckRegion(region, c.Bool(flagAllowUnknownRegion)); err != nil {
-			return nil, exitcode.UsageError(err)
+		if err := checkRegions(c, []string{region}); err != nil {
+			return nil, err
 		}
 	}
 	var entries []credfile.Entry
@@ -196,7 +235,16 @@ func verifyEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
 		host := os.Getenv(envSMTPHost)
 		entries = []credfile.Entry{{Username: user, Password: credfile.Secret(pw), Host: host, Region: credfile.RegionOfHost(host)}}
 	}
-	return pickRegion(c, io, entries, region)
+	picked, err := pickRegion(c, io, entries, region)
+	if err != nil || !c.Bool(flagFIPS) {
+		return picked, err
+	}
+	for _, e := range picked {
+		if err := derive.CheckFIPS(e.Region, c.Bool(flagAllowUnknownRegion)); e.Region != "" && err != nil {
+			return nil, exitcode.UsageError(err)
+		}
+	}
+	return picked, nil
 }
 
 // pickRegion keeps the entry for region, or fills in a missing region.
@@ -212,7 +260,9 @@ func pickRegion(c *cli.Context, io stdio, entries []credfile.Entry, region strin
 			}
 		}
 		if c.String(flagSMTPEndpoint) != "" && len(entries) > 1 {
-			return entries[:1], nil // one endpoint: check the first region's password there
+			fmt.Fprintf(io.err, "note: the credentials hold a password for each of %s; --endpoint is one server, "+
+				"so this checks %s's there (--region picks another)\n", strings.Join(entryRegions(entries), ", "), entries[0].Region)
+			return entries[:1], nil
 		}
 		return entries, nil
 	}
@@ -232,6 +282,19 @@ func pickRegion(c *cli.Context, io stdio, entries []credfile.Entry, region strin
 	return picked[:1], nil
 }
 
+// entryRegions lists the regions of entries ("?" for one without).
+func entryRegions(entries []credfile.Entry) []string {
+	var out []string
+	for _, e := range entries {
+		r := e.Region
+		if r == "" {
+			r = "?"
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // verifyHook returns the Verify function of create and rotate for
 // --verify, or nil.
 func verifyHook(c *cli.Context, io stdio) (func(context.Context, credfile.Credentials) error, error) {
@@ -246,7 +309,7 @@ func verifyHook(c *cli.Context, io stdio) (func(context.Context, credfile.Creden
 	return func(ctx context.Context, creds credfile.Credentials) error {
 		for _, p := range creds.Passwords {
 			in := verify.Input{Username: creds.AccessKeyID, Password: p.Password, Region: p.Region, Target: target.target(p.Region, "", 0),
-				RootCAs: target.rootCAs, Wait: wait, RetryInterval: c.Duration(flagRetryInterval),
+				RootCAs: target.rootCAs, Wait: wait, WaitFlag: flagVerifyWait, RetryInterval: c.Duration(flagRetryInterval),
 				Progress: func(s string) { fmt.Fprintln(io.err, "verify: "+s) }}
 			res, err := verify.Check(ctx, in)
 			if err != nil {
@@ -262,7 +325,7 @@ func verifyHook(c *cli.Context, io stdio) (func(context.Context, credfile.Creden
 func verifyFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: flagVerify, Usage: "check that the new credentials authenticate (SMTP AUTH, no mail sent); on failure, roll back"},
-		&cli.DurationFlag{Name: flagVerifyWait, Value: defaultVerifyWait, Usage: "with --verify: how long to wait for a new key to reach SES"},
+		&cli.DurationFlag{Name: flagVerifyWait, Value: defaultVerifyWait, Usage: "with --verify: how long to retry while a new key reaches SES (and SES answers 4xx)"},
 		&cli.DurationFlag{Name: flagRetryInterval, Value: verify.DefaultRetryInterval, Usage: "with --verify: first pause between retries"},
 		&cli.StringFlag{Name: flagVerifyEndpoint, Usage: "with --verify: check against HOST:PORT instead of each region's SES endpoint"},
 		&cli.StringFlag{Name: flagTLS, Usage: "with --verify: starttls or implicit (default by port)"},

@@ -11,6 +11,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+
+	"github.com/sesmtp/sesmtp/derive"
 )
 
 // Entry is one set of SMTP credentials read back from a credentials file.
@@ -49,7 +52,7 @@ func Read(r io.Reader) ([]Entry, error) {
 		return nil, errors.New("credentials file is empty")
 	case text[0] == '{':
 		entries, err = readJSON(text)
-	case bytes.HasPrefix(text, []byte("IAM User Name,")) || bytes.HasPrefix(text, []byte("\"IAM User Name\"")):
+	case isConsoleCSV(text):
 		entries, err = readCSV(text)
 	case bytes.HasPrefix(text, []byte("smtp://")) || bytes.HasPrefix(text, []byte("smtps://")):
 		entries, err = readLines(text, parseURL)
@@ -77,17 +80,12 @@ func Read(r io.Reader) ([]Entry, error) {
 	return entries, nil
 }
 
-// RegionOfHost returns REGION from email-smtp.REGION.amazonaws.com, or "".
+// RegionOfHost returns the region of an SES SMTP host name
+// (email-smtp[-fips].REGION.amazonaws.com, or another partition's
+// suffix), or "".
 func RegionOfHost(host string) string {
-	r, ok := strings.CutPrefix(host, "email-smtp.")
-	if !ok {
-		return ""
-	}
-	r, ok = strings.CutSuffix(r, ".amazonaws.com")
-	if !ok || strings.Contains(r, ".") {
-		return ""
-	}
-	return r
+	region, _, _ := derive.ParseEndpoint(host)
+	return region
 }
 
 func readJSON(text []byte) ([]Entry, error) {
@@ -116,6 +114,58 @@ func jsonErrorPlace(err error) string {
 	return "unreadable"
 }
 
+// Columns of a credentials CSV.
+const (
+	colIAMUser    = "iam user"
+	colIAMUserARN = "iam user arn"
+	colUsername   = "smtp username"
+	colPassword   = "smtp password"
+	colRegion     = "region"
+	colEndpoint   = "smtp endpoint"
+)
+
+// csvColumns maps normalized headers to columns. The console has written
+// its CSV with several headers over the years, all read here, in any case:
+// "IAM User Name,Smtp Username,Smtp Password" (the classic console file,
+// as many READMEs quote it), "IAM user name,SMTP user name,SMTP password"
+// and "IAM User Arn,SMTP endpoint,SMTP username,SMTP password" (newer
+// consoles, as tools that parse the download list them). sesmtp's own CSV
+// adds Region and Smtp Endpoint.
+var csvColumns = map[string]string{
+	"iamusername": colIAMUser, "iamuser": colIAMUser, "username": colIAMUser,
+	"iamuserarn":   colIAMUserARN,
+	"smtpusername": colUsername, "smtpuser": colUsername, "smtplogin": colUsername,
+	"smtppassword": colPassword,
+	"region":       colRegion, "smtpregion": colRegion,
+	"smtpendpoint": colEndpoint, "smtphost": colEndpoint, "smtpserver": colEndpoint, "endpoint": colEndpoint,
+}
+
+// normalizeHeader lower-cases a CSV header and drops spaces, dashes and
+// underscores: "SMTP user name", "Smtp Username" and "smtp_username" match.
+func normalizeHeader(h string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '_' {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, strings.TrimSpace(h))
+}
+
+// isConsoleCSV reports whether text starts with a CSV header that names
+// an SMTP username and an SMTP password column.
+func isConsoleCSV(text []byte) bool {
+	line, _, _ := bytes.Cut(text, []byte("\n"))
+	header, err := csv.NewReader(bytes.NewReader(line)).Read()
+	if err != nil {
+		return false
+	}
+	found := map[string]bool{}
+	for _, h := range header {
+		found[csvColumns[normalizeHeader(h)]] = true
+	}
+	return found[colUsername] && found[colPassword]
+}
+
 func readCSV(text []byte) ([]Entry, error) {
 	cr := csv.NewReader(bytes.NewReader(text))
 	cr.FieldsPerRecord = -1
@@ -129,7 +179,9 @@ func readCSV(text []byte) ([]Entry, error) {
 	}
 	col := map[string]int{}
 	for i, h := range rows[0] {
-		col[h] = i
+		if name, ok := csvColumns[normalizeHeader(h)]; ok {
+			col[name] = i
+		}
 	}
 	get := func(row []string, name string) string {
 		if i, ok := col[name]; ok && i < len(row) {
@@ -142,8 +194,12 @@ func readCSV(text []byte) ([]Entry, error) {
 		if len(row) < 3 {
 			return nil, fmt.Errorf("credentials CSV line %d has %d columns; want at least 3", n+2, len(row))
 		}
-		out = append(out, Entry{IAMUser: get(row, "IAM User Name"), Username: get(row, "Smtp Username"),
-			Password: Secret(get(row, "Smtp Password")), Region: get(row, "Region"), Host: get(row, "Smtp Endpoint")})
+		user := get(row, colIAMUser)
+		if arn := get(row, colIAMUserARN); user == "" && arn != "" {
+			user = arn[strings.LastIndex(arn, "/")+1:]
+		}
+		out = append(out, Entry{IAMUser: user, Username: get(row, colUsername),
+			Password: Secret(get(row, colPassword)), Region: get(row, colRegion), Host: get(row, colEndpoint)})
 	}
 	return out, nil
 }

@@ -40,6 +40,33 @@ func TestReadConsoleCSV(t *testing.T) {
 	assert.Equal(t, "AKIAIOSFODNN7EXAMPLE", entries[0].Username)
 }
 
+func TestReadConsoleCSVHeaderVariants(t *testing.T) {
+	const pw = "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9"
+	tests := []struct{ name, header, row, wantUser string }{
+		{"classic console", "IAM User Name,Smtp Username,Smtp Password", "app,AKIAIOSFODNN7EXAMPLE," + pw, "app"},
+		{"newer console", "IAM user name,SMTP user name,SMTP password", "app,AKIAIOSFODNN7EXAMPLE," + pw, "app"},
+		{"console with ARN and endpoint", "IAM User Arn,SMTP endpoint,SMTP username,SMTP password",
+			"arn:aws:iam::123456789012:user/smtp/app,email-smtp.eu-west-1.amazonaws.com,AKIAIOSFODNN7EXAMPLE," + pw, "app"},
+		{"quoted upper case", `"IAM USER NAME","SMTP USERNAME","SMTP PASSWORD"`, "app,AKIAIOSFODNN7EXAMPLE," + pw, "app"},
+		{"snake case", "iam_user_name,smtp_username,smtp_password,region", "app,AKIAIOSFODNN7EXAMPLE," + pw + ",eu-west-1", "app"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entries, err := Read(strings.NewReader(tt.header + "\r\n" + tt.row + "\r\n"))
+			require.NoError(t, err)
+			require.Len(t, entries, 1)
+			assert.Equal(t, tt.wantUser, entries[0].IAMUser)
+			assert.Equal(t, "AKIAIOSFODNN7EXAMPLE", entries[0].Username)
+			assert.Equal(t, pw, entries[0].Password.Reveal())
+			if strings.Contains(tt.row, "email-smtp") || strings.Contains(tt.row, "eu-west-1") {
+				assert.Equal(t, "eu-west-1", entries[0].Region)
+			}
+		})
+	}
+	_, err := Read(strings.NewReader("IAM user name,Access key ID,Secret access key\napp,AKIA,secret\n"))
+	assert.ErrorContains(t, err, "not a credentials file", "an access-key CSV is not SMTP credentials")
+}
+
 func TestReadRejects(t *testing.T) {
 	secret := "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9"
 	tests := []struct{ name, in, want string }{
@@ -67,6 +94,8 @@ func TestRegionOfHost(t *testing.T) {
 	assert.Equal(t, "eu-west-1", RegionOfHost("email-smtp.eu-west-1.amazonaws.com"))
 	assert.Equal(t, "", RegionOfHost("smtp.example.com"))
 	assert.Equal(t, "", RegionOfHost("email-smtp.a.b.amazonaws.com"))
+	assert.Equal(t, "us-gov-west-1", RegionOfHost("email-smtp-fips.us-gov-west-1.amazonaws.com"))
+	assert.Equal(t, "cn-north-1", RegionOfHost("email-smtp.cn-north-1.amazonaws.com.cn"))
 }
 
 func FuzzRead(f *testing.F) {

@@ -79,6 +79,16 @@ func TestCheckRegion(t *testing.T) {
 		{"unlisted allowed", "xx-north-9", true, false, "", false},
 		{"malformed even when allowed", "nowhere", true, true, "", true},
 		{"nonsense", "nowhere-1", false, true, "", true},
+		{"guide: no SMTP in Cape Town", "af-south-1", false, true, "", false},
+		{"guide: no SMTP in Milan", "eu-south-1", false, true, "", false},
+		{"guide: no SMTP in Jakarta", "ap-southeast-3", false, true, "", false},
+		{"guide: no SMTP in Tel Aviv", "il-central-1", false, true, "", false},
+		{"guide: no SMTP in Bahrain", "me-south-1", false, true, "", false},
+		{"not an SES region", "eu-south-2", false, true, "", false},
+		{"china", "cn-north-1", false, true, "", false},
+		{"china allowed", "cn-north-1", true, false, "", false},
+		{"documented gap allowed", "af-south-1", true, false, "", false},
+		{"govcloud east", "us-gov-east-1", false, false, "", false},
 		{"empty", "", false, true, "", true},
 	}
 	for _, tt := range tests {
@@ -99,8 +109,75 @@ func TestCheckRegion(t *testing.T) {
 	}
 }
 
+func TestRefusedRegionsSayWhy(t *testing.T) {
+	for region, want := range map[string]string{
+		"af-south-1": "SES Developer Guide", "eu-south-2": "endpoint data for SES has no eu-south-2",
+		"cn-northwest-1": "not offered in the China regions", "us-iso-east-1": "isolated partitions",
+	} {
+		err := CheckRegion(region, false)
+		require.Error(t, err, region)
+		assert.Contains(t, err.Error(), want)
+		assert.Contains(t, err.Error(), "--allow-unknown-region")
+		assert.NotContains(t, err.Error(), "did you mean", "no typo suggestion for a region refused on evidence")
+	}
+}
+
 func TestEndpoint(t *testing.T) {
-	assert.Equal(t, "email-smtp.eu-west-1.amazonaws.com", Endpoint("eu-west-1"))
+	tests := []struct {
+		region string
+		fips   bool
+		want   string
+	}{
+		{"eu-west-1", false, "email-smtp.eu-west-1.amazonaws.com"},
+		{"us-east-1", true, "email-smtp-fips.us-east-1.amazonaws.com"},
+		{"us-gov-west-1", false, "email-smtp.us-gov-west-1.amazonaws.com"},
+		{"us-gov-west-1", true, "email-smtp-fips.us-gov-west-1.amazonaws.com"},
+		{"cn-north-1", false, "email-smtp.cn-north-1.amazonaws.com.cn"},
+		{"us-iso-east-1", false, "email-smtp.us-iso-east-1.c2s.ic.gov"},
+		{"us-isob-east-1", false, "email-smtp.us-isob-east-1.sc2s.sgov.gov"},
+		{"eu-isoe-west-1", false, "email-smtp.eu-isoe-west-1.cloud.adc-e.uk"},
+		{"us-isof-south-1", false, "email-smtp.us-isof-south-1.csp.hci.ic.gov"},
+		{"eusc-de-east-1", false, "email-smtp.eusc-de-east-1.amazonaws.eu"},
+		{"xx-north-9", false, "email-smtp.xx-north-9.amazonaws.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			assert.Equal(t, tt.want, Endpoint(tt.region, tt.fips))
+			region, fips, ok := ParseEndpoint(tt.want)
+			assert.True(t, ok)
+			assert.Equal(t, tt.region, region)
+			assert.Equal(t, tt.fips, fips)
+		})
+	}
+	for _, host := range []string{"smtp.example.com", "email-smtp.eu-west-1.amazonaws.com.cn", "email-smtp.cn-north-1.amazonaws.com",
+		"email-smtp.bad.region.amazonaws.com", "email-smtp..amazonaws.com", "email-smtp-fips.amazonaws.com"} {
+		_, _, ok := ParseEndpoint(host)
+		assert.False(t, ok, host)
+	}
+}
+
+func TestCheckFIPS(t *testing.T) {
+	for _, r := range []string{"us-east-1", "us-west-2", "us-gov-west-1"} {
+		assert.NoError(t, CheckFIPS(r, false), r)
+	}
+	for _, r := range []string{"eu-west-1", "us-east-2", "us-gov-east-1", "ca-central-1"} {
+		err := CheckFIPS(r, false)
+		var nf *NoFIPSError
+		require.ErrorAs(t, err, &nf, r)
+		assert.Contains(t, err.Error(), "us-east-1, us-gov-west-1, us-west-2")
+		assert.NoError(t, CheckFIPS(r, true), "--allow-unknown-region goes beyond the record")
+	}
+}
+
+func TestCheckSamePartition(t *testing.T) {
+	assert.NoError(t, CheckSamePartition(nil))
+	assert.NoError(t, CheckSamePartition([]string{"eu-west-1", "us-east-1", "xx-north-9"}))
+	assert.NoError(t, CheckSamePartition([]string{"us-gov-west-1", "us-gov-east-1"}))
+	err := CheckSamePartition([]string{"eu-west-1", "us-east-1", "us-gov-west-1"})
+	var mixed *MixedPartitionsError
+	require.ErrorAs(t, err, &mixed)
+	assert.Equal(t, "us-gov-west-1", mixed.Second)
+	assert.Contains(t, err.Error(), "eu-west-1 (partition aws) and us-gov-west-1 (partition aws-us-gov)")
 }
 
 func TestRegionsSortedAndShaped(t *testing.T) {
@@ -207,8 +284,8 @@ func FuzzCheckRegion(f *testing.F) {
 			if !regionShape.MatchString(region) {
 				t.Fatalf("accepted %q, which is not shaped like a region", region)
 			}
-			if Endpoint(region) != "email-smtp."+region+".amazonaws.com" {
-				t.Fatal("endpoint")
+			if got, fips, ok := ParseEndpoint(Endpoint(region, true)); !ok || got != region || !fips {
+				t.Fatalf("endpoint %s does not parse back", Endpoint(region, true))
 			}
 			return
 		}

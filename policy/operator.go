@@ -10,7 +10,7 @@ import (
 var (
 	// createActions: the console flow, the group variant and the rollback.
 	createActions = []string{
-		"iam:ListUsers", "iam:GetUser", "iam:CreateUser",
+		"iam:ListUsers", "iam:GetUser", "iam:CreateUser", "iam:TagUser", // a tagged CreateUser is also authorized as TagUser
 		"iam:PutUserPolicy", "iam:CreateAccessKey", "iam:ListAccessKeys",
 		"iam:GetGroup", "iam:CreateGroup", "iam:PutGroupPolicy", "iam:AddUserToGroup",
 		"iam:ListUserPolicies", "iam:ListGroupsForUser", "iam:DeleteAccessKey", "iam:DeleteUserPolicy",

@@ -63,6 +63,8 @@ type CreateInput struct {
 	Group string
 	// Regions are the SES regions to derive passwords for.
 	Regions []string
+	// FIPS names each region's FIPS SMTP endpoint in the credentials.
+	FIPS bool
 	// Deliver hands the new credentials over (writes the file). If it fails,
 	// Create rolls back: no key is left whose secret nobody has.
 	Deliver func(context.Context, credfile.Credentials) error
@@ -339,7 +341,7 @@ func (r *createRun) createKey(ctx context.Context) (credfile.Credentials, error)
 			return credfile.Credentials{}, err
 		}
 	}
-	return credentialsFor(r.in.UserName, out.AccessKey, r.in.Regions), nil
+	return credentialsFor(r.in.UserName, out.AccessKey, r.in.Regions, r.in.FIPS), nil
 }
 
 // deleteKeysExcept deletes every access key of user but those in keep.

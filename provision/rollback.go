@@ -25,10 +25,19 @@ type RolledBackError struct {
 }
 
 func (e *RolledBackError) Error() string {
-	if len(e.Undone) == 0 {
-		return e.Err.Error() + "; nothing was changed"
+	msg := e.Err.Error()
+	if strings.Contains(msg, "\n") {
+		// A multi-line failure (a list of causes) gets the outcome on a
+		// line of its own, not glued to its last line.
+		if len(e.Undone) == 0 {
+			return msg + "\nNothing was changed."
+		}
+		return fmt.Sprintf("%s\nRolled back: nothing was left changed (removed %s).", msg, strings.Join(e.Undone, ", "))
 	}
-	return fmt.Sprintf("%v; rolled back, nothing was left changed (removed %s)", e.Err, strings.Join(e.Undone, ", "))
+	if len(e.Undone) == 0 {
+		return msg + "; nothing was changed"
+	}
+	return fmt.Sprintf("%s; rolled back, nothing was left changed (removed %s)", msg, strings.Join(e.Undone, ", "))
 }
 
 // Unwrap returns the failure.

@@ -35,6 +35,8 @@ type RotateInput struct {
 	UserName string
 	Strategy string
 	Regions  []string
+	// FIPS is as in CreateInput.
+	FIPS bool
 	// Deliver, Verify and Retract are as in CreateInput.
 	Deliver func(context.Context, credfile.Credentials) error
 	Verify  func(context.Context, credfile.Credentials) error
@@ -195,7 +197,7 @@ func (k *keyRun) run(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	creds := credentialsFor(k.in.UserName, out.AccessKey, k.in.Regions)
+	creds := credentialsFor(k.in.UserName, out.AccessKey, k.in.Regions, k.in.FIPS)
 	if k.in.Deliver != nil {
 		if err := k.in.Deliver(ctx, creds); err != nil {
 			return "", fmt.Errorf("hand over the new credentials: %w", err)
@@ -266,13 +268,14 @@ func retireKeys(ctx context.Context, c IAMAPI, in RotateInput, old []types.Acces
 	return nil
 }
 
-// credentialsFor derives the passwords of a new key for regions.
-func credentialsFor(user string, key *types.AccessKey, regions []string) credfile.Credentials {
+// credentialsFor derives the passwords of a new key for regions (their
+// FIPS endpoints if fips).
+func credentialsFor(user string, key *types.AccessKey, regions []string, fips bool) credfile.Credentials {
 	creds := credfile.Credentials{UserName: user, AccessKeyID: aws.ToString(key.AccessKeyId),
 		SecretAccessKey: credfile.Secret(aws.ToString(key.SecretAccessKey))}
 	for _, region := range regions {
 		creds.Passwords = append(creds.Passwords, credfile.RegionPassword{
-			Region: region, Endpoint: derive.Endpoint(region),
+			Region: region, Endpoint: derive.Endpoint(region, fips),
 			Password: credfile.Secret(derive.PasswordV4(creds.SecretAccessKey.Reveal(), region)),
 		})
 	}
@@ -316,7 +319,7 @@ func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection) (R
 	}
 	created, err := Create(ctx, c, CreateInput{
 		UserName: in.UserName, Path: saved.Path, Tags: saved.Tags, PermissionsBoundary: saved.PermissionsBoundary,
-		Restore: &saved, Regions: in.Regions, Deliver: in.Deliver, Verify: in.Verify, Retract: in.Retract, Listed: true,
+		Restore: &saved, Regions: in.Regions, FIPS: in.FIPS, Deliver: in.Deliver, Verify: in.Verify, Retract: in.Retract, Listed: true,
 	})
 	if err != nil {
 		return res, &RecreateError{UserName: in.UserName, Saved: saved, Err: err}

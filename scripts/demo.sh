@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The main job, end to end, on a fresh machine with no AWS account: start the
-# local IAM endpoint, create SMTP credentials against it, show the file.
+# local IAM and SMTP endpoints, create SMTP credentials, prove they
+# authenticate, then list, rotate and delete.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
-iam_pid=
+iam_pid= smtp_pid=
 cleanup() {
-  [ -n "$iam_pid" ] && kill "$iam_pid" 2>/dev/null && wait "$iam_pid" 2>/dev/null
+  for pid in $smtp_pid $iam_pid; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -18,6 +19,8 @@ export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
 export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+# Everything runs on 127.0.0.1: skip the check that SES's SMTP hosts resolve.
+export SESMTP_OFFLINE=1
 
 bin/iam-local --port 0 --url-file "$work/url" > "$work/iam-local.log" 2>&1 &
 iam_pid=$!
@@ -26,18 +29,32 @@ for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
 export AWS_ENDPOINT_URL_IAM=$(cat "$work/url")
 echo "== local IAM endpoint at $AWS_ENDPOINT_URL_IAM"
 
+# A local SES-like SMTP endpoint that accepts only v4 passwords (for eu-west-1) of
+# keys iam-local issued, over STARTTLS with a CA it generates.
+bin/smtp-local --port 0 --iam-endpoint "$AWS_ENDPOINT_URL_IAM" --region eu-west-1 \
+  --ca-file-out "$work/smtp-ca.pem" --addr-file "$work/smtp.addr" > "$work/smtp-local.log" 2>&1 &
+smtp_pid=$!
+for _ in $(seq 100); do [ -s "$work/smtp.addr" ] && break; sleep 0.1; done
+[ -s "$work/smtp.addr" ] || { echo "smtp-local did not start:"; cat "$work/smtp-local.log"; exit 1; }
+smtp=$(cat "$work/smtp.addr")
+echo "== local SMTP endpoint at $smtp"
+
 run() { echo; echo "\$ $*"; "$@"; }
 
 run bin/sesmtp create --user demo-mailer --region eu-west-1,us-east-1 --out "$work/smtp/credentials.csv"
 run ls -l "$work/smtp/credentials.csv"
 run cat "$work/smtp/credentials.csv"
 
+echo; echo "# Prove they authenticate (SMTP AUTH over STARTTLS; no mail is sent):"
+run bin/sesmtp verify --credentials "$work/smtp/credentials.csv" --region eu-west-1 --endpoint "$smtp" --ca-file "$work/smtp-ca.pem"
+
 echo; echo "# Creating it again is refused (exit 2), and nothing changes:"
 run bin/sesmtp create --user demo-mailer --region eu-west-1 --out "$work/other.csv" || echo "exit code: $?"
 
 echo; echo "# The rest of the life cycle: who has SMTP access, a zero-downtime rotation, removal:"
 run bin/sesmtp list
-run bin/sesmtp rotate --user demo-mailer --strategy key --region eu-west-1 --out "$work/smtp/rotated.env" --format env
+run bin/sesmtp rotate --user demo-mailer --strategy key --region eu-west-1 --out "$work/smtp/rotated.env" --format env \
+  --verify --smtp-endpoint "$smtp" --ca-file "$work/smtp-ca.pem"
 run bin/sesmtp delete --user demo-mailer --yes
 
 echo; echo "# derive computes an SMTP password locally from a secret key (read from the environment"

@@ -56,9 +56,10 @@ type Target struct {
 
 func (t Target) String() string { return net.JoinHostPort(t.Host, strconv.Itoa(t.Port)) }
 
-// TargetFor returns the SES SMTP endpoint of region on port 587 (STARTTLS).
-func TargetFor(region string) Target {
-	return Target{Host: derive.Endpoint(region), Port: derive.PortSubmission, Mode: STARTTLS}
+// TargetFor returns the SES SMTP endpoint of region (its FIPS one if
+// fips) on port 587 (STARTTLS).
+func TargetFor(region string, fips bool) Target {
+	return Target{Host: derive.Endpoint(region, fips), Port: derive.PortSubmission, Mode: STARTTLS}
 }
 
 // ModeForPort returns the TLS mode a port uses by convention.
@@ -81,9 +82,13 @@ type Input struct {
 	RootCAs *x509.CertPool
 	// Timeout bounds each attempt (default 30 s).
 	Timeout time.Duration
-	// Wait retries rejections (535) until this long has passed: a new key
-	// can be rejected for a while as IAM propagates it.
+	// Wait retries rejections (535) and temporary answers (4xx) until
+	// this long has passed: a new key can be rejected for a while as IAM
+	// propagates it, and SES asks clients to retry 4xx answers.
 	Wait time.Duration
+	// WaitFlag names the flag that sets Wait, for hints (default "wait";
+	// create and rotate say "verify-wait").
+	WaitFlag string
 	// RetryInterval is the first pause between retries (default 2 s);
 	// it doubles, with jitter, up to 30 s.
 	RetryInterval time.Duration
@@ -94,28 +99,12 @@ type Input struct {
 // Result describes accepted credentials.
 type Result struct {
 	Target    string `json:"endpoint"`
+	Region    string `json:"region,omitempty"`
 	Username  string `json:"username"`
 	Mechanism string `json:"mechanism"`
 	TLS       string `json:"tls"`
 	Attempts  int    `json:"attempts"`
 }
-
-// RejectedError reports credentials the server refused (535).
-type RejectedError struct {
-	Target  string
-	Code    int
-	Message string
-	// Causes are the likely causes, most likely first.
-	Causes []string
-}
-
-func (e *RejectedError) Error() string {
-	return fmt.Sprintf("%s rejected the credentials: %d %s. Likely causes, most likely first:\n  - %s",
-		e.Target, e.Code, e.Message, strings.Join(e.Causes, "\n  - "))
-}
-
-// ExitCode implements exitcode.Coder.
-func (e *RejectedError) ExitCode() int { return exitcode.Rejected }
 
 var accessKeyIDShape = regexp.MustCompile(`^(AKIA|ASIA)[A-Z0-9]{16}$`)
 
@@ -123,8 +112,20 @@ var accessKeyIDShape = regexp.MustCompile(`^(AKIA|ASIA)[A-Z0-9]{16}$`)
 // which the SMTP username of SES always is.
 func LooksLikeAccessKeyID(u string) bool { return accessKeyIDShape.MatchString(u) }
 
-// Check authenticates once, or with Wait, until accepted or the deadline.
+// errTemporaryKey refuses an access key id of temporary credentials.
+var errTemporaryKey = exitcode.UsageError(errors.New("the SMTP username starts with ASIA: it is the access key id of temporary " +
+	"credentials (STS, an assumed role, an instance profile), and SES's SMTP interface does not accept SMTP credentials " +
+	"derived from temporary credentials (SES Developer Guide, \"Obtaining Amazon SES SMTP credentials\"); " +
+	"derive the password from an IAM user's long-term key (AKIA...), e.g. with sesmtp create"))
+
+// Check authenticates once, or with Wait, until accepted, a final answer
+// or the deadline. Rejections (535) and temporary answers (4xx) are
+// retried within Wait, the pause doubling with jitter and the last one
+// shortened to end at the deadline, where one last attempt is made.
 func Check(ctx context.Context, in Input) (Result, error) {
+	if strings.HasPrefix(in.Username, "ASIA") {
+		return Result{}, errTemporaryKey
+	}
 	if in.Timeout <= 0 {
 		in.Timeout = DefaultTimeout
 	}
@@ -136,14 +137,15 @@ func Check(ctx context.Context, in Input) (Result, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := attemptAuth(ctx, in)
 		res.Attempts = attempt
-		var rejected *RejectedError
-		if err == nil || !errors.As(err, &rejected) || time.Now().Add(interval).After(deadline) {
+		why := retryable(err)
+		left := time.Until(deadline)
+		if why == "" || left <= 0 {
 			return res, err
 		}
-		pause := interval/2 + rand.N(interval/2+1)
+		pause := min(interval/2+rand.N(interval/2+1), left)
 		if in.Progress != nil {
-			in.Progress(fmt.Sprintf("attempt %d: %d rejected; a new key can take a while to reach SES: retrying in %s (giving up in %s)",
-				attempt, rejected.Code, pause.Round(100*time.Millisecond), time.Until(deadline).Round(time.Second)))
+			in.Progress(fmt.Sprintf("attempt %d: %s: retrying in %s (giving up in %s)",
+				attempt, why, pause.Round(time.Millisecond), left.Round(time.Second)))
 		}
 		select {
 		case <-ctx.Done():
@@ -154,9 +156,22 @@ func Check(ctx context.Context, in Input) (Result, error) {
 	}
 }
 
+// retryable says why err is worth another attempt, or "" if it is not.
+func retryable(err error) string {
+	var rejected *RejectedError
+	var temporary *TemporaryError
+	switch {
+	case errors.As(err, &rejected) && !rejected.Final:
+		return fmt.Sprintf("%d rejected; a new key can take a while to reach SES", rejected.Code)
+	case errors.As(err, &temporary):
+		return fmt.Sprintf("%d %s (temporary; SES says to retry 4xx answers)", temporary.Code, temporary.Message)
+	}
+	return ""
+}
+
 // attemptAuth connects, secures the connection, authenticates and quits.
 func attemptAuth(ctx context.Context, in Input) (Result, error) {
-	res := Result{Target: in.Target.String(), Username: in.Username}
+	res := Result{Target: in.Target.String(), Region: in.Region, Username: in.Username}
 	ctx, cancel := context.WithTimeout(ctx, in.Timeout)
 	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", in.Target.String())
@@ -175,13 +190,13 @@ func attemptAuth(ctx context.Context, in Input) (Result, error) {
 		}
 		c = smtp.NewClient(tc)
 	} else if c, err = smtp.NewClientStartTLS(conn, tlsConfig); err != nil {
-		return res, startTLSError(in.Target, err)
+		return res, startTLSError(in, err)
 	}
 	defer c.Close()
 	// EHLO (again, after STARTTLS) completes the TLS handshake, which
 	// go-smtp otherwise leaves to the first command, hiding its error.
 	if err := c.Hello(helloName); err != nil {
-		return res, startTLSError(in.Target, err)
+		return res, startTLSError(in, err)
 	}
 	if state, ok := c.TLSConnectionState(); ok {
 		res.TLS = tls.VersionName(state.Version)
@@ -200,86 +215,4 @@ func attemptAuth(ctx context.Context, in Input) (Result, error) {
 	}
 	_ = c.Quit()
 	return res, nil
-}
-
-func unwrapOp(err error) error {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		return op.Err
-	}
-	return err
-}
-
-func tlsError(t Target, err error) error {
-	var unknown x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var verr *tls.CertificateVerificationError
-	switch {
-	case errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &verr):
-		return fmt.Errorf("TLS with %s failed: its certificate is not trusted (%v); sesmtp verifies certificates: "+
-			"for a private relay or test server pass its CA with --ca-file", t, unwrapOp(err))
-	}
-	return fmt.Errorf("TLS with %s failed: %w", t, unwrapOp(err))
-}
-
-func startTLSError(t Target, err error) error {
-	var se *smtp.SMTPError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("%s answered %d %s during EHLO/STARTTLS", t, se.Code, se.Message)
-	case strings.Contains(err.Error(), "STARTTLS"):
-		// go-smtp's only signal for a server without STARTTLS is a plain
-		// errors.New, and its client cannot upgrade a connection it did not
-		// start with NewClientStartTLS: the text is all there is to match.
-		return fmt.Errorf("%s does not offer STARTTLS; sesmtp never sends credentials unencrypted "+
-			"(for ports 465 and 2465 use --tls implicit)", t)
-	}
-	return tlsError(t, err)
-}
-
-func authError(in Input, err error) error {
-	var se *smtp.SMTPError
-	if !errors.As(err, &se) {
-		return fmt.Errorf("AUTH with %s failed: %w", in.Target, unwrapOp(err))
-	}
-	switch se.Code {
-	case 535:
-		return &RejectedError{Target: in.Target.String(), Code: se.Code, Message: se.Message, Causes: causes(in)}
-	case 530:
-		return fmt.Errorf("%s answered 530 %s: the connection was not encrypted when it expected it to be; "+
-			"use --tls starttls on 587/25/2587 and --tls implicit on 465/2465", in.Target, se.Message)
-	}
-	return fmt.Errorf("%s refused AUTH: %d %s", in.Target, se.Code, se.Message)
-}
-
-// causes lists why SES answers 535, most likely first, and marks what
-// the input itself shows.
-func causes(in Input) []string {
-	var out []string
-	pw := in.Password.Reveal()
-	if !LooksLikeAccessKeyID(in.Username) {
-		out = append(out, "the username is not an access key id (AKIA...): SES SMTP usernames are the access key id, not the IAM user name [this username does not look like one]")
-	}
-	if strings.HasPrefix(pw, "A") && len(pw) == derive.PasswordLen {
-		out = append(out, "the password is a legacy version 2 password, which SES rejects since March 2021: derive a v4 one (sesmtp derive, or sesmtp rotate) [this password starts with A, as v2 passwords do]")
-	}
-	if len(pw) != derive.PasswordLen {
-		out = append(out, fmt.Sprintf("the password was mangled on the way (SMTP passwords are %d characters and contain + and /, which some config formats and URL parsers change) [this one is %d characters]", derive.PasswordLen, len(pw)))
-	}
-	region := in.Region
-	if region == "" {
-		region = credfile.RegionOfHost(in.Target.Host)
-	}
-	out = append(out,
-		fmt.Sprintf("the password was derived for another region than this endpoint's%s: passwords differ per region", regionNote(region)),
-		"the key is new and IAM has not propagated it to SES yet: retry with --wait 2m",
-		"the access key is inactive or deleted, or its IAM user lacks ses:SendRawEmail (sesmtp list shows the key's status)")
-	return out
-}
-
-func regionNote(region string) string {
-	if region == "" {
-		return ""
-	}
-	return " (" + region + ")"
 }

@@ -15,7 +15,8 @@ import (
 // authenticate checks the SigV4 Authorization header: the scheme, the
 // access key, the service in the credential scope, the signature itself
 // (recomputed with the caller's secret over the signed headers and body),
-// the caller's expiry and its allow-list.
+// the caller's expiry, and then authorizes the call with the caller's
+// policies (see authorize).
 func (s *Server) authenticate(r *http.Request, body []byte, action string) (Caller, *apiError) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
@@ -37,9 +38,7 @@ func (s *Server) authenticate(r *http.Request, body []byte, action string) (Call
 		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "SignatureDoesNotMatch",
 			Message: "Credential should be scoped to correct service: '" + want + "'."}
 	}
-	s.mu.Lock()
-	caller, ok := s.callers[parts[0]]
-	s.mu.Unlock()
+	caller, ok := s.callerFor(parts[0])
 	if !ok {
 		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "InvalidClientTokenId",
 			Message: "The security token included in the request is invalid."}
@@ -53,13 +52,46 @@ func (s *Server) authenticate(r *http.Request, body []byte, action string) (Call
 		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "ExpiredToken",
 			Message: "The security token included in the request is expired"}
 	}
-	if _, known := operations[action]; known && !caller.allowed(action) {
-		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "AccessDenied",
-			Message: "User: arn:aws:iam::" + s.account + ":user/" + caller.UserName +
-				" is not authorized to perform: iam:" + action + " on resource: " + s.resourceARN(r, action) +
-				" because no identity-based policy allows the iam:" + action + " action"}
+	if _, known := operations[action]; known {
+		if aerr := s.authorize(r.Form, caller, action, parts[2]); aerr != nil {
+			return Caller{}, aerr
+		}
 	}
+	s.noteKeyUse(caller.AccessKeyID, parts[2])
 	return caller, nil
+}
+
+// noteKeyUse records the use of a key the server issued, as IAM does for
+// GetAccessKeyLastUsed.
+func (s *Server) noteKeyUse(id, region string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, configured := s.callers[id]; configured {
+		return
+	}
+	if u, i := s.state.findKey(id); u != nil {
+		k := &u.AccessKeys[i]
+		k.LastUsed, k.LastUsedService, k.LastUsedRegion = time.Now().UTC().Truncate(time.Second), "iam", region
+	}
+}
+
+// callerFor finds the caller an access key id belongs to: a configured
+// caller, or an active key the server issued with CreateAccessKey, which
+// acts as its user with the user's live policies. IAM refuses inactive and
+// deleted keys as unknown ones: InvalidClientTokenId ("Managing access keys
+// for IAM users": an inactive key cannot be used to sign requests). A
+// successful use is recorded as the key's last use (GetAccessKeyLastUsed).
+func (s *Server) callerFor(id string) (Caller, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.callers[id]; ok {
+		return c, true
+	}
+	u, i := s.state.findKey(id)
+	if u == nil || u.AccessKeys[i].Status != "Active" {
+		return Caller{}, false
+	}
+	return Caller{AccessKeyID: id, SecretAccessKey: u.AccessKeys[i].SecretAccessKey, UserName: u.Name}, true
 }
 
 // serviceOf names the service an action belongs to: STS's AssumeRole is
@@ -113,19 +145,6 @@ func signatureMatches(r *http.Request, body []byte, caller Caller, params, regio
 	}
 	want := authParam(req.Header.Get("Authorization")[len("AWS4-HMAC-SHA256 "):], "Signature")
 	return hmac.Equal([]byte(want), []byte(authParam(params, "Signature")))
-}
-
-// resourceARN names the resource an action is on, as IAM's AccessDenied
-// message does.
-func (s *Server) resourceARN(r *http.Request, action string) string {
-	prefix := "arn:aws:iam::" + s.account + ":"
-	if g := r.Form.Get("GroupName"); g != "" && !strings.Contains(action, "User") {
-		return prefix + "group/" + g
-	}
-	if u := r.Form.Get("UserName"); u != "" {
-		return prefix + "user/" + strings.TrimPrefix(r.Form.Get("Path"), "/") + u
-	}
-	return prefix + "user/"
 }
 
 // SetCaller adds or replaces a caller while the server runs.

@@ -3,6 +3,7 @@ package iamtest
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -43,6 +44,7 @@ func init() {
 		"DeactivateMFADevice":             userOp(deactivateMFADevice),
 		"DeleteVirtualMFADevice":          deleteVirtualMFADevice,
 	}
+	maps.Copy(operations, policyOperations)
 }
 
 // userOp adapts an operation on the user the request's UserName names,
@@ -234,8 +236,8 @@ func createUser(st *state, req *request) (any, *apiError) {
 		return nil, errLimitExceeded("Cannot exceed quota for TagsPerUser: %d.", maxTagsPerUser)
 	}
 	boundary := req.form.Get("PermissionsBoundary")
-	if boundary != "" && !policyARNPattern.MatchString(boundary) {
-		return nil, errInvalidInput("ARN %s is not valid.", boundary)
+	if aerr := checkBoundary(st, boundary); aerr != nil {
+		return nil, aerr
 	}
 	if _, exists := st.users[strings.ToLower(name)]; exists {
 		return nil, errAlreadyExists("User with name %s already exists.", name)
@@ -423,12 +425,17 @@ func listAttachedUserPolicies(st *state, u *User, req *request) (any, *apiError)
 	return res, nil
 }
 
+// attachUserPolicy attaches an existing managed policy, at most ten per
+// user ("IAM and AWS STS quotas").
 func attachUserPolicy(st *state, u *User, req *request) (any, *apiError) {
-	arn := req.form.Get("PolicyArn")
-	if !policyARNPattern.MatchString(arn) {
-		return nil, errInvalidInput("ARN %s is not valid.", arn)
+	p, aerr := attachablePolicy(st, req.form.Get("PolicyArn"), "Policy ")
+	if aerr != nil {
+		return nil, aerr
 	}
-	u.AttachedPolicies[arn] = arn[strings.LastIndex(arn, "/")+1:]
+	if _, ok := u.AttachedPolicies[p.ARN]; !ok && len(u.AttachedPolicies) >= maxAttachedPerUserGroup {
+		return nil, errLimitExceeded("Cannot exceed quota for PoliciesPerUser: %d", maxAttachedPerUserGroup)
+	}
+	u.AttachedPolicies[p.ARN] = p.Name
 	return nil, nil
 }
 

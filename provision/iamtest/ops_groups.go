@@ -26,7 +26,7 @@ func createGroup(st *state, req *request) (any, *apiError) {
 		return nil, errAlreadyExists("Group with name %s already exists.", name)
 	}
 	g := &Group{Name: name, ID: newGroupID(), Path: path, ARN: "arn:aws:iam::" + st.account + ":group" + path + name,
-		Created: time.Now().UTC().Truncate(time.Second), InlinePolicies: map[string]string{}}
+		Created: time.Now().UTC().Truncate(time.Second), InlinePolicies: map[string]string{}, AttachedPolicies: map[string]string{}}
 	st.groups[strings.ToLower(name)] = g
 	return groupResult{toGroupXML(g)}, nil
 }
@@ -58,6 +58,11 @@ func deleteGroup(st *state, req *request) (any, *apiError) {
 	}
 	if len(g.Members) > 0 || len(g.InlinePolicies) > 0 {
 		return nil, errDeleteConflict("Cannot delete entity, must remove users and policies from group first.")
+	}
+	// DeleteGroup API reference: detach managed policies first; IAM's
+	// message as cloud-custodian/cloud-custodian#7484 shows it.
+	if len(g.AttachedPolicies) > 0 {
+		return nil, errDeleteConflict("Cannot delete entity, must detach all policies first.")
 	}
 	delete(st.groups, strings.ToLower(g.Name))
 	return nil, nil
@@ -155,6 +160,52 @@ func listGroupsForUser(st *state, u *User, req *request) (any, *apiError) {
 		if g, ok := st.groups[strings.ToLower(name)]; ok {
 			res.Groups.Member = append(res.Groups.Member, toGroupXML(g))
 		}
+	}
+	return res, nil
+}
+
+// groupOp adapts an operation on the group the request's GroupName names,
+// answering NoSuchEntity when there is none.
+func groupOp(f func(st *state, g *Group, req *request) (any, *apiError)) operation {
+	return func(st *state, req *request) (any, *apiError) {
+		g, aerr := st.group(req.form.Get("GroupName"))
+		if aerr != nil {
+			return nil, aerr
+		}
+		return f(st, g, req)
+	}
+}
+
+// attachGroupPolicy attaches an existing managed policy, at most ten per
+// group ("IAM and AWS STS quotas").
+func attachGroupPolicy(st *state, g *Group, req *request) (any, *apiError) {
+	p, aerr := attachablePolicy(st, req.form.Get("PolicyArn"), "Policy ")
+	if aerr != nil {
+		return nil, aerr
+	}
+	if _, ok := g.AttachedPolicies[p.ARN]; !ok && len(g.AttachedPolicies) >= maxAttachedPerUserGroup {
+		return nil, errLimitExceeded("Cannot exceed quota for PoliciesPerGroup: %d", maxAttachedPerUserGroup)
+	}
+	if g.AttachedPolicies == nil {
+		g.AttachedPolicies = map[string]string{}
+	}
+	g.AttachedPolicies[p.ARN] = p.Name
+	return nil, nil
+}
+
+func detachGroupPolicy(st *state, g *Group, req *request) (any, *apiError) {
+	arn := req.form.Get("PolicyArn")
+	if _, ok := g.AttachedPolicies[arn]; !ok {
+		return nil, errNoSuchEntity("Policy %s was not found.", arn)
+	}
+	delete(g.AttachedPolicies, arn)
+	return nil, nil
+}
+
+func listAttachedGroupPolicies(st *state, g *Group, req *request) (any, *apiError) {
+	var res attachedPoliciesResult
+	for _, arn := range sortedKeys(g.AttachedPolicies) {
+		res.AttachedPolicies.Member = append(res.AttachedPolicies.Member, attachedPolicyXML{g.AttachedPolicies[arn], arn})
 	}
 	return res, nil
 }

@@ -5,8 +5,9 @@
 // (form-encoded POST in, XML out, IAM's error codes and HTTP statuses) so
 // that tests drive the real aws-sdk-go-v2 IAM client end to end. It
 // verifies each request's SigV4 signature against the caller's secret,
-// applies a per-caller allow-list of actions, injects faults, logs calls
-// and exposes its state to tests. It also answers sts:AssumeRole.
+// authorizes it by evaluating the caller's IAM policies as AWS does,
+// injects faults, logs calls and exposes its state to tests. It also
+// answers sts:AssumeRole.
 package iamtest
 
 import (
@@ -16,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"time"
 )
@@ -39,30 +39,36 @@ const (
 // maxBody bounds a request body; IAM's largest documents are far smaller.
 const maxBody = 1 << 20
 
-// Caller is an identity the server accepts requests from.
+// Caller is an identity the server accepts requests from. Every IAM call
+// it makes is authorized by evaluating IAM policies (package iampolicy):
+//   - with Allow or Policies set, the caller holds exactly those policies
+//     (and Boundary, if set, as its permissions boundary);
+//   - otherwise, if UserName names a user in the server's state, the caller
+//     acts as that user with its live policies: inline, attached managed
+//     (default version), its groups' inline and attached policies, within
+//     its permissions boundary (Boundary, if set, replaces that boundary);
+//   - otherwise it may do everything (within Boundary, if set).
+//
+// Keys the server issued with CreateAccessKey need no Caller: an active one
+// authenticates as its user with the user's live policies.
 type Caller struct {
 	// AccessKeyID and SecretAccessKey sign the caller's requests.
 	AccessKeyID     string
 	SecretAccessKey string
-	// UserName names the caller in AccessDenied messages.
+	// UserName names the caller in AccessDenied messages and Calls, and
+	// may name a user in the state whose policies the caller holds.
 	UserName string
-	// Allow lists the actions ("iam:CreateUser" or "CreateUser") the caller
-	// may perform; nil allows every action.
+	// Allow lists actions ("iam:CreateUser", "CreateUser", "iam:Get*",
+	// "*"; names without a service are IAM's) the caller may perform on
+	// every resource: an identity policy allowing them on "*". An empty,
+	// non-nil list allows nothing.
 	Allow []string
+	// Policies are identity-based policy documents (JSON) the caller holds.
+	Policies []string
+	// Boundary is a permissions boundary document (JSON), or "".
+	Boundary string
 	// Expired makes every request answer ExpiredToken.
 	Expired bool
-}
-
-func (c Caller) allowed(action string) bool {
-	if c.Allow == nil {
-		return true
-	}
-	for _, a := range c.Allow {
-		if strings.TrimPrefix(a, "iam:") == action || a == "iam:*" || a == "*" {
-			return true
-		}
-	}
-	return false
 }
 
 // Option configures a Server.
@@ -121,6 +127,7 @@ func newServer(opts ...Option) *Server {
 		account: DefaultAccountID,
 		callers: map[string]Caller{DefaultAccessKeyID: {
 			AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey, UserName: DefaultCallerName,
+			Allow: []string{"*"}, // allow-all even if a test creates a user named admin
 		}},
 	}
 	for _, o := range opts {
@@ -139,6 +146,10 @@ func (s *Server) Close() {
 
 // ServeHTTP answers one IAM Query API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == SMTPAuthPath {
+		s.serveSMTPAuth(w, r) // smtp-local's check; see smtpauth.go
+		return
+	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		writeError(w, newRequestID(), &apiError{Status: 405, Type: "Sender", Code: "InvalidHttpMethod", Message: "Use POST."})
 		return

@@ -60,6 +60,7 @@ func code(err error) string {
 func TestUserLifecycle(t *testing.T) {
 	srv, c := newLocal(t)
 	ctx := t.Context()
+	srv.PutPolicy("/", "boundary", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:*","Resource":"*"}]}`)
 
 	out, err := c.CreateUser(ctx, &iam.CreateUserInput{
 		UserName: aws.String("alice"), Path: aws.String("/smtp/"),
@@ -98,13 +99,13 @@ func TestUserLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"p"}, lp.PolicyNames)
 
-	arn := "arn:aws:iam::aws:policy/ReadOnlyAccess"
+	arn := "arn:aws:iam::aws:policy/AmazonSESFullAccess"
 	_, err = c.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("alice"), PolicyArn: aws.String(arn)})
 	require.NoError(t, err)
 	ap, err := c.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String("alice")})
 	require.NoError(t, err)
 	require.Len(t, ap.AttachedPolicies, 1)
-	assert.Equal(t, "ReadOnlyAccess", aws.ToString(ap.AttachedPolicies[0].PolicyName))
+	assert.Equal(t, "AmazonSESFullAccess", aws.ToString(ap.AttachedPolicies[0].PolicyName))
 
 	k, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
 	require.NoError(t, err)

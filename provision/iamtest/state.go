@@ -57,6 +57,9 @@ type Group struct {
 	Created        time.Time
 	InlinePolicies map[string]string
 	Members        []string
+
+	// AttachedPolicies maps managed policy ARN to its name.
+	AttachedPolicies map[string]string
 }
 
 type state struct {
@@ -64,10 +67,13 @@ type state struct {
 	issued  []string          // every secret access key ever issued, for leak checks
 	users   map[string]*User  // by lower-case name
 	groups  map[string]*Group // by lower-case name
+
+	policies map[string]*ManagedPolicy // managed policies by ARN
+	parsed   parseCache                // policy documents the evaluator has read
 }
 
 func newState(account string) *state {
-	return &state{account: account, users: map[string]*User{}, groups: map[string]*Group{}}
+	return &state{account: account, users: map[string]*User{}, groups: map[string]*Group{}, policies: seedAWSManaged()}
 }
 
 func (st *state) user(name string) (*User, *apiError) {
@@ -169,6 +175,7 @@ func (s *Server) Group(name string) (Group, bool) {
 	}
 	c := *g
 	c.InlinePolicies = maps.Clone(g.InlinePolicies)
+	c.AttachedPolicies = maps.Clone(g.AttachedPolicies)
 	c.Members = slices.Clone(g.Members)
 	return c, true
 }

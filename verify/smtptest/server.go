@@ -1,23 +1,21 @@
-// Package smtptest holds a local SES-like SMTP server for tests of verify.
+// Package smtptest holds a local SES-like SMTP server, for tests and smtp-local.
 //
 // It runs an SMTP server on 127.0.0.1 that behaves as an SES
-// SMTP endpoint does for authentication, for tests of sesmtp verify: TLS
-// (STARTTLS or implicit) with a test CA, AUTH PLAIN and LOGIN, accepting
-// only one access key id with the v4 password of one region.
+// SMTP endpoint does for authentication: TLS (STARTTLS or implicit) with a
+// CA it generates, AUTH PLAIN and LOGIN, SES's reply codes, and scripted
+// answers. Tests use it through NewServer; cmd/smtp-local serves it with
+// credentials checked by the local IAM endpoint (IAMCheck). It never
+// delivers mail.
 package smtptest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -32,36 +30,55 @@ import (
 
 // Options configure a Server.
 type Options struct {
-	// AccessKeyID and Password are the only credentials accepted.
+	// AccessKeyID and Password are the only credentials accepted, unless
+	// Accept or Check decides.
 	AccessKeyID string
 	Password    string
 	// Accept, if set, decides instead of AccessKeyID and Password (for
 	// keys that do not exist yet when the server starts).
 	Accept func(username, password string) bool
+	// Check, if set, answers each AUTH instead of Accept: nil accepts, an
+	// *smtp.SMTPError is the reply, any other error answers 454 4.7.0
+	// Temporary authentication failure (SES could not check).
+	Check func(ctx context.Context, username, password string) error
 	// RejectFirst rejects the first N AUTH attempts even with the right
 	// credentials, as SES does while a new key propagates.
 	RejectFirst int
+	// Script answers the first AUTH attempts, in order, before any check
+	// (e.g. ReplyTemporaryAuthFailure twice, then check as usual); a nil
+	// entry checks as usual.
+	Script []*smtp.SMTPError
 	// Implicit serves TLS from the first byte (ports 465/2465) instead of STARTTLS.
 	Implicit bool
 	// NoTLS offers no STARTTLS at all.
 	NoTLS bool
 	// LoginOnly offers AUTH LOGIN but not PLAIN.
 	LoginOnly bool
+	// Addr is where to listen (default 127.0.0.1:0, a free port).
+	Addr string
+	// CAFile, if set, receives the CA certificate (PEM, 0644).
+	CAFile string
+	// Log, if set, receives one line per connection when it closes:
+	// client, TLS, AUTH mechanism, username and answer. Never a password.
+	Log func(line string)
 }
 
-// Server is a running test SMTP server.
+// Server is a running SMTP server.
 type Server struct {
 	// Host and Port are where it listens; Addr is "host:port".
 	Host string
 	Port int
 	Addr string
-	// CAFile is a PEM file with the CA that signed its certificate.
+	// CAFile is the PEM file with the CA that signed its certificate
+	// (Options.CAFile).
 	CAFile string
 	// CAPool holds the same CA.
 	CAPool *x509.CertPool
 
 	opts Options
 	srv  *smtp.Server
+	ln   net.Listener
+	done chan struct{}
 
 	mu       sync.Mutex
 	attempts int
@@ -69,47 +86,72 @@ type Server struct {
 	accepted int
 }
 
-// NewServer starts a server closed at the end of the test.
-func NewServer(t testing.TB, opts Options) *Server {
-	t.Helper()
-	s := &Server{opts: opts}
-	tlsConfig := s.makeCA(t)
+// Start starts a server; Close stops it.
+func Start(opts Options) (*Server, error) {
+	s := &Server{opts: opts, CAFile: opts.CAFile, done: make(chan struct{})}
+	tlsConfig, err := s.makeCA()
+	if err != nil {
+		return nil, err
+	}
 	s.srv = smtp.NewServer(s)
 	s.srv.Domain = "localhost"
-	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
+	s.srv.ReadTimeout, s.srv.WriteTimeout = 30*time.Second, 30*time.Second
 	s.srv.ErrorLog = discardLogger{}
-	var ln net.Listener
-	var err error
+	// AUTH is offered before STARTTLS too, so that AUTH on a plain
+	// connection gets SES's 530 (session.Auth) rather than go-smtp's 523.
+	s.srv.AllowInsecureAuth = true
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	tcp, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s.ln = &logListener{Listener: tcp, log: opts.Log}
 	switch {
 	case opts.Implicit:
-		ln, err = tls.Listen("tcp", "127.0.0.1:0", tlsConfig)
-	default:
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		if !opts.NoTLS {
-			s.srv.TLSConfig = tlsConfig
-		}
+		s.ln = tls.NewListener(s.ln, tlsConfig)
+	case !opts.NoTLS:
+		s.srv.TLSConfig = tlsConfig
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Addr = ln.Addr().String()
+	s.Addr = tcp.Addr().String()
 	host, port, _ := net.SplitHostPort(s.Addr)
 	s.Host = host
 	s.Port, _ = strconv.Atoi(port)
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
-		_ = s.srv.Serve(ln)
+		defer close(s.done)
+		_ = s.srv.Serve(s.ln)
 	}()
-	t.Cleanup(func() {
-		// Close the listener ourselves: go-smtp's Close only closes the
-		// listeners Serve has registered, and a test that ends before the
-		// goroutine above reaches Serve would leave Accept blocked forever.
-		// Close first marks the server done, so Serve returns nil either way.
-		_ = s.srv.Close()
-		_ = ln.Close()
-		<-done
-	})
+	return s, nil
+}
+
+// Close stops the server and waits for it. It closes the listener itself:
+// go-smtp's Close only closes the listeners Serve has registered, and a
+// server closed before its goroutine reached Serve would leave Accept
+// blocked forever. Close first marks the server done, so Serve returns.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	_ = s.ln.Close()
+	<-s.done
+	if errors.Is(err, smtp.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// NewServer starts a server closed at the end of the test, its CA in a
+// temporary file unless opts.CAFile names one.
+func NewServer(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.CAFile == "" {
+		opts.CAFile = filepath.Join(t.TempDir(), "ca.pem")
+	}
+	s, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -135,28 +177,60 @@ func (s *Server) Mails() int {
 }
 
 // NewSession implements smtp.Backend.
-func (s *Server) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }
-
-// errRejected is SES's answer to bad credentials.
-var errRejected = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication Credentials Invalid"}
-
-// check answers one AUTH attempt.
-func (s *Server) check(username, password string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.attempts++
-	ok := username == s.opts.AccessKeyID && password == s.opts.Password
-	if s.opts.Accept != nil {
-		ok = s.opts.Accept(username, password)
-	}
-	if s.attempts <= s.opts.RejectFirst || !ok {
-		return errRejected
-	}
-	s.accepted++
-	return nil
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{s: s, conn: c, info: infoOf(c)}, nil
 }
 
-type session struct{ s *Server }
+// answer answers one AUTH attempt: the script, then the checks.
+func (s *Server) answer(username, password string) error {
+	s.mu.Lock()
+	s.attempts++
+	n := s.attempts
+	s.mu.Unlock()
+	if n <= len(s.opts.Script) && s.opts.Script[n-1] != nil {
+		return s.opts.Script[n-1]
+	}
+	if n <= s.opts.RejectFirst {
+		return ReplyInvalid
+	}
+	err := s.decide(username, password)
+	if err == nil {
+		s.mu.Lock()
+		s.accepted++
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// decide checks the credentials with Check, Accept or the fixed pair.
+func (s *Server) decide(username, password string) error {
+	switch {
+	case s.opts.Check != nil:
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := s.opts.Check(ctx, username, password)
+		var reply *smtp.SMTPError
+		if err != nil && !errors.As(err, &reply) {
+			return ReplyTemporaryAuthFailure
+		}
+		return err
+	case s.opts.Accept != nil:
+		if s.opts.Accept(username, password) {
+			return nil
+		}
+	case username == s.opts.AccessKeyID && password == s.opts.Password:
+		return nil
+	}
+	return ReplyInvalid
+}
+
+// session is one SMTP session (a connection has one before and one after STARTTLS).
+type session struct {
+	s      *Server
+	conn   *smtp.Conn
+	info   *connInfo
+	authed bool
+}
 
 func (ss *session) AuthMechanisms() []string {
 	if ss.s.opts.LoginOnly {
@@ -166,11 +240,21 @@ func (ss *session) AuthMechanisms() []string {
 }
 
 func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if _, isTLS := ss.conn.TLSConnectionState(); !isTLS {
+		ss.info.auth(mech, "", ReplyMustStartTLS)
+		return nil, ReplyMustStartTLS
+	}
+	check := func(username, password string) error {
+		err := ss.s.answer(username, password)
+		ss.info.auth(mech, username, err)
+		ss.authed = err == nil
+		return err
+	}
 	switch mech {
 	case sasl.Plain:
-		return sasl.NewPlainServer(func(_, username, password string) error { return ss.s.check(username, password) }), nil
+		return sasl.NewPlainServer(func(_, username, password string) error { return check(username, password) }), nil
 	case sasl.Login:
-		return &loginServer{check: ss.s.check}, nil
+		return &loginServer{check: check}, nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }
@@ -179,10 +263,14 @@ func (ss *session) Mail(string, *smtp.MailOptions) error {
 	ss.s.mu.Lock()
 	ss.s.mails++
 	ss.s.mu.Unlock()
-	return nil
+	ss.info.mail()
+	if !ss.authed {
+		return ReplyAuthRequired
+	}
+	return ReplyAccessDenied
 }
 
-func (ss *session) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (ss *session) Rcpt(string, *smtp.RcptOptions) error { return ReplyAuthRequired }
 func (ss *session) Data(r io.Reader) error               { _, err := io.Copy(io.Discard, r); return err }
 func (ss *session) Reset()                               {}
 func (ss *session) Logout() error                        { return nil }
@@ -217,39 +305,17 @@ type discardLogger struct{}
 func (discardLogger) Printf(string, ...any) {}
 func (discardLogger) Println(...any)        {}
 
-// makeCA creates a CA and a certificate for 127.0.0.1 and localhost.
-func (s *Server) makeCA(t testing.TB) *tls.Config {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sesmtp test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	must(t, err)
-	caCert, err := x509.ParseCertificate(caDER)
-	must(t, err)
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
-	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
-	must(t, err)
-	s.CAPool = x509.NewCertPool()
-	s.CAPool.AddCert(caCert)
-	s.CAFile = filepath.Join(t.TempDir(), "ca.pem")
-	must(t, os.WriteFile(s.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600))
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}}, MinVersion: tls.VersionTLS12}
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // PasswordFor is the v4 password a Server for secret and region expects.
 func PasswordFor(secret, region string) string { return derive.PasswordV4(secret, region) }
+
+// describe is the log text of an AUTH answer.
+func describe(err error) string {
+	var reply *smtp.SMTPError
+	switch {
+	case err == nil:
+		return "235 accepted"
+	case errors.As(err, &reply):
+		return fmt.Sprintf("%d %s", reply.Code, reply.Message)
+	}
+	return err.Error()
+}
