@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,4 +144,26 @@ func TestPayloadNeverPrintsSecrets(t *testing.T) {
 		assert.NotContains(t, s, "hunter2")
 		assert.NotContains(t, s, "secret-AKIA")
 	}
+}
+
+// TestK8sSecretHoldsThePayloadFields keeps credfile's k8s-secret format
+// and the store payload in step: the same keys.
+func TestK8sSecretHoldsThePayloadFields(t *testing.T) {
+	creds := testCreds("AKIAIOSFODNN7EXAMPLE", "pw", "eu-west-1")
+	var manifest strings.Builder
+	require.NoError(t, credfile.Render(&manifest, credfile.K8sSecret, creds, credfile.Options{IncludeSecretKey: true}))
+	_, data, ok := strings.Cut(manifest.String(), "stringData:\n")
+	require.True(t, ok)
+	var k8sKeys []string
+	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
+		k, _, _ := strings.Cut(strings.TrimSpace(line), ":")
+		k8sKeys = append(k8sKeys, k)
+	}
+	p, err := NewPayload(creds, PayloadOptions{IncludeSecretKey: true})
+	require.NoError(t, err)
+	doc, err := p.document()
+	require.NoError(t, err)
+	var fields map[string]any
+	require.NoError(t, json.Unmarshal([]byte(doc), &fields))
+	assert.ElementsMatch(t, k8sKeys, slices.Collect(maps.Keys(fields)))
 }
