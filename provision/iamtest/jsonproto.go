@@ -32,6 +32,7 @@ type jsonRequest struct {
 	id      string
 	caller  Caller
 	name    string // the secret or parameter the call is about
+	tagged  bool   // the call carries Tags
 }
 
 // jsonOperation performs one action under the state lock.
@@ -69,12 +70,34 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		return
 	}
 	req.caller = caller
-	if aerr := s.authorize(caller, req.action, s.jsonResource(req)); aerr != nil {
-		s.record(Call{Action: req.action, Resource: req.name, Caller: caller.UserName, Outcome: aerr.Code})
-		writeJSONError(w, req.id, aerr)
-		return
+	resource := s.jsonResource(req)
+	for _, action := range req.actions() {
+		if aerr := s.authorize(caller, action, resource); aerr != nil {
+			s.record(Call{Action: req.action, Resource: req.name, Caller: caller.UserName, Outcome: aerr.Code})
+			writeJSONError(w, req.id, aerr)
+			return
+		}
 	}
 	s.serveJSONCall(r.Context(), w, req)
+}
+
+// taggingActions are the actions a call with Tags is also authorized as:
+// "If you include tags in the secret, you also need
+// secretsmanager:TagResource" (Secrets Manager API reference, CreateSecret,
+// required permissions); a PutParameter with Tags is refused without
+// ssm:AddTagsToResource (the AccessDenied AWS answers, quoted in
+// pepperize/cdk-ssm-parameters-cross-region#442).
+var taggingActions = map[string]string{
+	"secretsmanager:CreateSecret": "secretsmanager:TagResource",
+	"ssm:PutParameter":            "ssm:AddTagsToResource",
+}
+
+// actions are the IAM actions the call is authorized as.
+func (req *jsonRequest) actions() []string {
+	if tagging, ok := taggingActions[req.action]; ok && req.tagged {
+		return []string{req.action, tagging}
+	}
+	return []string{req.action}
 }
 
 // parseJSON checks the protocol envelope and reads the body and the name
@@ -96,11 +119,14 @@ func (s *Server) parseJSON(r *http.Request, req *jsonRequest) *apiError {
 		return errJSONValidation("could not read the request body: %v", err)
 	}
 	req.body = body
-	var names struct{ Name, SecretId, ResourceId string }
+	var names struct {
+		Name, SecretId, ResourceId string
+		Tags                       []json.RawMessage
+	}
 	if err := json.Unmarshal(body, &names); err != nil {
 		return &apiError{Status: 400, Code: "SerializationException", Message: "the request body is not a JSON object"}
 	}
-	req.name = names.Name + names.SecretId + names.ResourceId
+	req.name, req.tagged = names.Name+names.SecretId+names.ResourceId, len(names.Tags) > 0
 	if scope := strings.Split(credentialScope(strings.TrimPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ")), "/"); len(scope) == 5 {
 		req.region = scope[2]
 	}

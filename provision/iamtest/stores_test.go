@@ -283,6 +283,25 @@ func TestStoreAuthorization(t *testing.T) {
 	_, err = c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("p"), Value: aws.String("v"), Type: ssmtypes.ParameterTypeSecureString})
 	require.NoError(t, err)
 
+	_, err = c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("q"), Value: aws.String("v"), Type: ssmtypes.ParameterTypeSecureString,
+		Tags: []ssmtypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+	require.NoError(t, err, "ssm:* covers ssm:AddTagsToResource")
+
+	tagless := iamtest.Caller{AccessKeyID: "AKIATAGLESSEXAMPLE01", SecretAccessKey: "t-secret", UserName: "tagless",
+		Allow: []string{"ssm:PutParameter", "secretsmanager:CreateSecret"}}
+	e.Local(t).SetCaller(tagless)
+	e2 := *e
+	e2.AccessKeyID, e2.SecretAccessKey = tagless.AccessKeyID, tagless.SecretAccessKey
+	_, err = e2.SSM().PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("r"), Value: aws.String("v"), Type: ssmtypes.ParameterTypeSecureString,
+		Tags: []ssmtypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+	assert.Equal(t, "AccessDeniedException", code(err), "a tagged PutParameter is also ssm:AddTagsToResource")
+	assert.ErrorContains(t, err, "ssm:AddTagsToResource")
+	_, err = e2.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("t"), SecretString: aws.String("x"),
+		Tags: []smtypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+	assert.ErrorContains(t, err, "secretsmanager:TagResource")
+	_, err = e2.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("t"), SecretString: aws.String("x")})
+	require.NoError(t, err)
+
 	e.SecretAccessKey = "wrong"
 	_, err = e.SSM().DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String("p")})
 	assert.Equal(t, "InvalidSignatureException", code(err))
