@@ -131,7 +131,7 @@ func typedHint(err error) string {
 func codeHint(code, action string) (hint string, caller bool) {
 	switch code {
 	case "AccessDeniedException", "AccessDenied":
-		return fmt.Sprintf("the AWS identity running sesmtp is not allowed %s (or the KMS key use behind it); grant it: %s", action, PermissionsHint), true
+		return fmt.Sprintf("the AWS identity running sesmtp is not allowed %s or an action it implies (tagging, the KMS key); grant it: %s", action, PermissionsHint), true
 	case "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException",
 		"MissingAuthenticationTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch":
 		return "AWS does not accept the credentials sesmtp signs with; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or --profile", true

@@ -224,7 +224,7 @@ func TestSSMCannotRestoreBeyondHistory(t *testing.T) {
 
 func TestSSMPermissionsAndNoSecretInErrors(t *testing.T) {
 	writer := iamtest.Caller{AccessKeyID: "AKIAWRITERONLYEXAMP1", SecretAccessKey: "w-secret", UserName: "writer",
-		Allow: []string{"ssm:PutParameter", "ssm:ListTagsForResource"}}
+		Allow: []string{"ssm:PutParameter", "ssm:AddTagsToResource", "ssm:ListTagsForResource"}}
 	v := newEnv(t, iamtest.WithCaller(writer))
 	v.e.AccessKeyID, v.e.SecretAccessKey = writer.AccessKeyID, writer.SecretAccessKey
 	s := v.storeWith(t, paramSpec, store.Clients{SSM: v.e.SSM()}, store.Options{})
