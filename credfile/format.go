@@ -1,5 +1,5 @@
 // Package credfile renders SMTP credentials in the formats sesmtp writes
-// (csv, json, env, postfix, url), reads them back for verify, and writes
+// (csv, json, env, postfix, url, k8s-secret), reads them back for verify, and writes
 // credentials files safely: 0600, O_EXCL, atomically, never overwritten
 // without being told to.
 package credfile
@@ -26,16 +26,18 @@ const (
 	Env     Format = "env"
 	Postfix Format = "postfix"
 	URL     Format = "url"
+	// K8sSecret is a Kubernetes Secret manifest (k8s.go).
+	K8sSecret Format = "k8s-secret"
 )
 
 // Formats lists every Format, the default first.
-func Formats() []Format { return []Format{CSV, JSON, Env, Postfix, URL} }
+func Formats() []Format { return []Format{CSV, JSON, Env, Postfix, URL, K8sSecret} }
 
 // ParseFormat returns the Format named s.
 func ParseFormat(s string) (Format, error) {
 	f := Format(strings.ToLower(s))
 	if !slices.Contains(Formats(), f) {
-		return "", fmt.Errorf("unknown format %q (formats: csv, json, env, postfix, url)", s)
+		return "", fmt.Errorf("unknown format %q (formats: csv, json, env, postfix, url, k8s-secret)", s)
 	}
 	return f, nil
 }
@@ -44,6 +46,9 @@ func ParseFormat(s string) (Format, error) {
 func (f Format) Ext() string {
 	if f == Postfix {
 		return "sasl_passwd"
+	}
+	if f == K8sSecret {
+		return "yaml"
 	}
 	return string(f)
 }
@@ -75,6 +80,8 @@ func Render(w io.Writer, f Format, creds Credentials, opts Options) error {
 		return renderPostfix(w, creds)
 	case URL:
 		return renderURL(w, creds)
+	case K8sSecret:
+		return renderK8sSecret(w, creds, opts)
 	}
 	return fmt.Errorf("unknown format %q", f)
 }
