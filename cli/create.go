@@ -89,8 +89,8 @@ EXAMPLES:
 // fileFlags are the credentials-file flags of create and rotate.
 func fileFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: flagOut, Usage: "credentials file to write, - for stdout (default: credentials.csv, or .json, .env, .sasl_passwd, .url as --format says)"},
-		&cli.StringFlag{Name: flagFormat, Value: string(credfile.CSV), Usage: "file format: csv (the console's columns, then region and endpoint), json, env, postfix (sasl_passwd), url, or console-csv (exactly the console's 3 columns; one region)"},
+		&cli.StringFlag{Name: flagOut, Usage: "credentials file to write, - for stdout (default: credentials.csv, or .json, .env, .sasl_passwd, .url, .yaml as --format says)"},
+		&cli.StringFlag{Name: flagFormat, Value: string(credfile.CSV), Usage: "file format: csv (the console's columns, then region and endpoint), json, env, postfix (sasl_passwd), url, k8s-secret (a Kubernetes Secret), or console-csv (exactly the console's 3 columns; one region)"},
 		&cli.BoolFlag{Name: flagForce, Usage: "overwrite an existing credentials file"},
 		&cli.BoolFlag{Name: flagIncludeSecretKey, Usage: "also write the secret access key (SMTP needs only the password)"},
 	}

@@ -144,8 +144,8 @@ func TestCheckRejects(t *testing.T) {
 	assert.NoError(t, Check(Stdout, false))
 }
 
-// oneRegion is testCreds for its first region only.
-func oneRegion() Credentials {
+// firstRegion is testCreds for its first region only.
+func firstRegion() Credentials {
 	c := testCreds()
 	c.Passwords = c.Passwords[:1]
 	return c
@@ -155,7 +155,7 @@ func oneRegion() Credentials {
 // columns with the user name quoted, for tools that parse that file.
 func TestConsoleCSVGolden(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, Render(&buf, ConsoleCSV, oneRegion(), Options{}))
+	require.NoError(t, Render(&buf, ConsoleCSV, firstRegion(), Options{}))
 	golden := filepath.Join("testdata", "console-csv.golden")
 	if *update {
 		require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
@@ -175,7 +175,7 @@ func TestConsoleCSVGolden(t *testing.T) {
 func TestConsoleCSVRefuses(t *testing.T) {
 	var buf bytes.Buffer
 	assert.ErrorContains(t, Render(&buf, ConsoleCSV, testCreds(), Options{}), "one region")
-	assert.ErrorContains(t, Render(&buf, ConsoleCSV, oneRegion(), Options{IncludeSecretKey: true}), "no place for the secret access key")
+	assert.ErrorContains(t, Render(&buf, ConsoleCSV, firstRegion(), Options{IncludeSecretKey: true}), "no place for the secret access key")
 	assert.Empty(t, buf.String())
 	assert.ErrorContains(t, CheckRegions(ConsoleCSV, []string{"eu-west-1", "us-east-1"}), "one region")
 	assert.NoError(t, CheckRegions(ConsoleCSV, []string{"eu-west-1"}))

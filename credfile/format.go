@@ -1,7 +1,7 @@
 // Package credfile holds the credentials file formats, their reader and the safe writer.
 //
 // It renders SMTP credentials in the formats sesmtp writes
-// (csv, console-csv, json, env, postfix, url), reads them back for verify, and writes
+// (csv, console-csv, json, env, postfix, url, k8s-secret), reads them back for verify, and writes
 // credentials files safely: 0600, O_EXCL, atomically, never overwritten
 // without being told to.
 package credfile
@@ -28,19 +28,21 @@ const (
 	Env     Format = "env"
 	Postfix Format = "postfix"
 	URL     Format = "url"
+	// K8sSecret is a Kubernetes Secret manifest (k8s.go).
+	K8sSecret Format = "k8s-secret"
 	// ConsoleCSV is exactly the file the SES console downloads: the three
 	// columns of CSVHeader's start and one row, for one region.
 	ConsoleCSV Format = "console-csv"
 )
 
 // Formats lists every Format, the default first.
-func Formats() []Format { return []Format{CSV, JSON, Env, Postfix, URL, ConsoleCSV} }
+func Formats() []Format { return []Format{CSV, JSON, Env, Postfix, URL, K8sSecret, ConsoleCSV} }
 
 // ParseFormat returns the Format named s.
 func ParseFormat(s string) (Format, error) {
 	f := Format(strings.ToLower(s))
 	if !slices.Contains(Formats(), f) {
-		return "", fmt.Errorf("unknown format %q (formats: csv, json, env, postfix, url, console-csv)", s)
+		return "", fmt.Errorf("unknown format %q (formats: csv, json, env, postfix, url, k8s-secret, console-csv)", s)
 	}
 	return f, nil
 }
@@ -52,6 +54,8 @@ func (f Format) Ext() string {
 		return "sasl_passwd"
 	case ConsoleCSV:
 		return "csv"
+	case K8sSecret:
+		return "yaml"
 	}
 	return string(f)
 }
@@ -94,6 +98,8 @@ func Render(w io.Writer, f Format, creds Credentials, opts Options) error {
 		return renderPostfix(w, creds)
 	case URL:
 		return renderURL(w, creds)
+	case K8sSecret:
+		return renderK8sSecret(w, creds, opts)
 	case ConsoleCSV:
 		return renderConsoleCSV(w, creds, opts)
 	}
