@@ -1,4 +1,6 @@
-// Package store delivers SES SMTP credentials to AWS Secrets Manager or to
+// Package store holds delivery of credentials to Secrets Manager or SSM Parameter Store.
+//
+// It delivers SES SMTP credentials to AWS Secrets Manager or to
 // SSM Parameter Store (SecureString), and takes them back: Deliver writes,
 // Retract undoes exactly what Deliver did, Holds tells a recovery whether a
 // store holds a given access key, Delete removes what sesmtp stored.

@@ -1,4 +1,6 @@
-// Package iamtest runs a local IAM endpoint for tests and demos, in the
+// Package iamtest holds the local IAM endpoint the tests, the demo and iam-local use.
+//
+// It runs a local IAM endpoint for tests and demos, in the
 // spirit of net/http/httptest. It speaks the IAM Query API over HTTP
 // (form-encoded POST in, XML out, IAM's error codes and HTTP statuses) so
 // that tests drive the real aws-sdk-go-v2 IAM client end to end. It
