@@ -49,6 +49,9 @@ type RotateInput struct {
 	DeactivateOld bool
 	// Force (recreate) recreates a user that holds more than an SMTP user.
 	Force bool
+	// PermissionsBoundary (recreate), if set, is the boundary the new user
+	// gets, whatever the old one had; else it keeps the old one's.
+	PermissionsBoundary string
 }
 
 // RotateResult says what Rotate did. It holds no secret.
@@ -285,6 +288,12 @@ func recreate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, erro
 		return res, &NotSMTPUserError{UserName: in.UserName, Found: found}
 	}
 	saved := saveConfig(insp)
+	if in.PermissionsBoundary != "" {
+		saved.PermissionsBoundary = in.PermissionsBoundary
+	}
+	if err := CheckBoundary(ctx, c, saved.PermissionsBoundary); err != nil {
+		return res, err // before anything is deleted
+	}
 	res.Saved = &saved
 	for _, k := range insp.AccessKeys {
 		res.OldAccessKeys = append(res.OldAccessKeys, aws.ToString(k.AccessKeyId))
