@@ -69,7 +69,7 @@ func accessDeniedHint(action string) string {
 		return fmt.Sprintf("the AWS identity running sesmtp is not allowed %s: operators holding the bounded policy never create "+
 			"groups; an admin creates the sending group once with 'sesmtp setup --group NAME'", what)
 	}
-	return fmt.Sprintf("the AWS identity running sesmtp is not allowed %s; grant it, or: %s", what, OperatorPolicyHint)
+	return fmt.Sprintf("the AWS identity running sesmtp is not allowed %s; grant that, or: %s", what, OperatorPolicyHint)
 }
 
 // awsError wraps an SDK error from action with a hint. It matches typed
