@@ -100,6 +100,9 @@ func Setup(ctx context.Context, c SetupAPI, in SetupInput) (SetupResult, error) 
 	s := &setupRun{c: c, in: in, doc: doc, res: SetupResult{DryRun: in.DryRun, Group: in.Group, UserPath: in.UserPath}}
 	for _, step := range []func(context.Context) error{s.boundary, s.group, s.unboundedUsers} {
 		if err := step(ctx); err != nil {
+			if !s.attempted {
+				err = beforeChange(err) // a permission problem before any change is bad input
+			}
 			return s.res, err
 		}
 	}
@@ -164,6 +167,8 @@ type setupRun struct {
 	in  SetupInput
 	doc policy.Document
 	res SetupResult
+	// attempted: a call that changes IAM was made.
+	attempted bool
 }
 
 func (s *setupRun) progress(format string, args ...any) {
@@ -178,6 +183,7 @@ func (s *setupRun) change(plan, done string, do func() error) error {
 		s.res.Plan = append(s.res.Plan, plan)
 		return nil
 	}
+	s.attempted = true
 	if err := do(); err != nil {
 		return err
 	}
