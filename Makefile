@@ -13,11 +13,13 @@ build:
 	$(GO) build -o bin/iam-local ./cmd/iam-local
 	$(GO) build -o bin/smtp-local ./cmd/smtp-local
 
-# Every test; the fault matrix runs apart, verbosely, so that its
-# "fault matrix: N cases, N held" line shows.
+# Every test; the fault matrix and the escalation matrix run apart,
+# verbosely, so that their "fault matrix: N cases, N held" and
+# "escalation matrix: N attempts, N denied; M flows, M allowed" lines show.
 test:
-	$(GO) test -race -count=1 -skip '^TestFaultMatrix$$' ./...
+	$(GO) test -race -count=1 -skip '^(TestFaultMatrix|TestEscalationMatrix)$$' ./...
 	$(GO) test -race -count=1 -run '^TestFaultMatrix$$' -v ./cli | grep -vE '^(=== (RUN|PAUSE|CONT)|\s*--- PASS)'
+	$(GO) test -race -count=1 -run '^TestEscalationMatrix$$' -v ./cli | grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)'
 
 
 lint:

@@ -55,6 +55,10 @@ type Options struct {
 	Verify func(context.Context, credfile.Credentials) error
 	// Progress receives each sender's outcome as it is decided (may be nil).
 	Progress func(done, total int, o Outcome)
+	// AllowAnyGroup lets senders join groups that allow more than SES
+	// sending; Warn, if set, receives the warning (see provision.CheckGroup).
+	AllowAnyGroup bool
+	Warn          func(string)
 }
 
 // Outcome is one sender's result.
@@ -191,12 +195,16 @@ func Plan(opts Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := []string{fmt.Sprintf("iam:ListUsers (once, for all %d senders; those whose user and file exist are skipped)", len(inputs))}
+	var plan []string
+	if opts.PermissionsBoundary != "" {
+		plan = append(plan, "iam:GetPolicy PolicyArn="+opts.PermissionsBoundary+" (stop, nothing changed, unless the permissions boundary exists)")
+	}
+	plan = append(plan, fmt.Sprintf("iam:ListUsers (once, for all %d senders; those whose user and file exist are skipped)", len(inputs)))
 	groups := map[string]bool{}
 	for _, in := range inputs {
 		if in.Group != "" && !groups[in.Group] {
 			groups[in.Group] = true
-			plan = append(plan, provision.GroupPlan(in.Group, policyName(in), in.Policy)...)
+			plan = append(plan, provision.GroupPlan(in.Group, policyName(in), in.Policy, in.PermissionsBoundary != "")...)
 		}
 	}
 	for _, in := range inputs {
@@ -226,6 +234,9 @@ func Run(ctx context.Context, c provision.IAMAPI, opts Options) (Summary, error)
 		return Summary{}, err
 	}
 	if err := checkDir(opts.Dir); err != nil {
+		return Summary{}, err
+	}
+	if err := preflight(ctx, c, opts, inputs); err != nil {
 		return Summary{}, err
 	}
 	names := make([]string, len(inputs))

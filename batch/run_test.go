@@ -42,7 +42,7 @@ func TestRunEnsuresEachGroupOnce(t *testing.T) {
 	sum, err := batch.Run(t.Context(), e.Client(), options(t.TempDir(), ss))
 	require.NoError(t, err)
 	require.NoError(t, sum.Err())
-	assert.Equal(t, 2, srv.CallCount("GetGroup"))
+	assert.Equal(t, 4, srv.CallCount("GetGroup"), "each group checked once (before anything changes) and ensured once")
 	assert.Equal(t, 2, srv.CallCount("CreateGroup"))
 	assert.Equal(t, 10, srv.CallCount("AddUserToGroup"))
 	assert.Zero(t, srv.CallCount("PutUserPolicy"), "group members get no inline policy")

@@ -93,7 +93,7 @@ EXAMPLES:
    sesmtp create --user app-mailer --region eu-west-1
    sesmtp verify --credentials credentials.csv
    AWS_SECRET_ACCESS_KEY=... sesmtp derive --region eu-west-1
-   sesmtp policy operator > sesmtp-operator.json
+   sesmtp setup --group ses-senders > sesmtp-operator.json   # once per account, as an admin
 
 EXIT CODES:
    0  done
@@ -124,6 +124,7 @@ func newApp(io stdio) *cli.App {
 			verifyCommand(io),
 			deriveCommand(io),
 			policyCommand(io),
+			setupCommand(io),
 		},
 	}
 	app.Action = unknownCommand

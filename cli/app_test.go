@@ -25,7 +25,7 @@ func TestExitCodesOfUsage(t *testing.T) {
 		{"version", []string{"--version"}, exitcode.OK, "sesmtp version", ""},
 		{"no command", nil, exitcode.Usage, "USAGE", "a command is required"},
 		{"unknown command", []string{"crate"}, exitcode.Usage, "", `"crate" is not a sesmtp command (commands: create, `},
-		{"unknown subcommand", []string{"policy", "nobody"}, exitcode.Usage, "", `"nobody" is not a sesmtp policy command (commands: sender, operator`},
+		{"unknown subcommand", []string{"policy", "nobody"}, exitcode.Usage, "", `"nobody" is not a sesmtp policy command (commands: sender, boundary, operator`},
 		{"unknown flag", []string{"derive", "--secret", "x"}, exitcode.Usage, "", "flag provided but not defined: -secret (see 'sesmtp derive --help')"},
 		{"missing flag value", []string{"create", "--user"}, exitcode.Usage, "", "flag needs an argument"},
 	}

@@ -121,8 +121,14 @@ func readBatchOptions(c *cli.Context, io stdio) (batch.Options, string, error) {
 		return opts, "", exitcode.UsageError(errors.New("with --from-file, from addresses and identity ARNs go in the manifest's from_address and identity_arn columns"))
 	}
 	opts.Dir, opts.Format, opts.FileOptions, opts.Force = c.String(flagOutDir), target.format, target.opts, target.force
-	opts.Path, opts.PermissionsBoundary, opts.PolicyName = c.String(flagPath), c.String(flagPermissionsBoundary), c.String(flagPolicyName)
-	opts.Group, opts.Concurrency = c.String(flagGroup), c.Int(flagConcurrency)
+	if opts.PermissionsBoundary, err = configuredBoundary(c); err != nil {
+		return opts, "", err
+	}
+	if opts.Path, err = configuredPath(c, opts.PermissionsBoundary); err != nil {
+		return opts, "", err
+	}
+	opts.PolicyName, opts.Group, opts.Concurrency = c.String(flagPolicyName), c.String(flagGroup), c.Int(flagConcurrency)
+	opts.AllowAnyGroup, opts.Warn = c.Bool(flagAllowAnyGroup), func(msg string) { fmt.Fprintln(io.err, "warning: "+msg) }
 	_, err = batch.Prepare(opts) // every problem now, before any IAM call
 	return opts, format, err
 }

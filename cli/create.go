@@ -41,11 +41,14 @@ func createCommand(io stdio) *cli.Command {
 		allowUnknownRegionFlag(),
 		fipsFlag(),
 		offlineFlag(),
-		&cli.StringFlag{Name: flagPath, Usage: "IAM path for the user, e.g. /smtp/"},
+		pathFlag(),
 		&cli.StringSliceFlag{Name: flagTag, Usage: "tag the user KEY=VALUE (repeatable)"},
-		&cli.StringFlag{Name: flagPermissionsBoundary, Usage: "managed policy ARN to set as the user's permissions boundary"},
+		permissionsBoundaryFlag("managed policy ARN every user created gets as its permissions boundary"),
 		&cli.StringFlag{Name: flagPolicyName, Value: provision.DefaultPolicyName, Usage: "name of the inline sending policy"},
-		&cli.StringFlag{Name: flagGroup, Usage: "put the user in this group instead of giving it an inline policy; the group is created with the sending policy if missing (the console uses " + provision.ConsoleGroupName + ")"},
+		&cli.StringFlag{Name: flagGroup, Usage: "put the user in this group instead of giving it an inline policy; an existing group must allow SES sending only; " +
+			"a missing one is created with the sending policy, except with a permissions boundary (then 'sesmtp setup --group' makes it) " +
+			"(the console uses " + provision.ConsoleGroupName + ")"},
+		allowAnyGroupFlag(),
 	}
 	flags = append(flags, senderPolicyFlags()...)
 	flags = append(flags, fileFlags()...)
@@ -313,9 +316,18 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 	if !c.IsSet(flagUser) {
 		user = io.now().UTC().Format(defaultUserLayout)
 	}
+	boundary, err := configuredBoundary(c)
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
+	path, err := configuredPath(c, boundary)
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
 	in = provision.CreateInput{
-		UserName: user, Path: c.String(flagPath), Tags: tags, PermissionsBoundary: c.String(flagPermissionsBoundary),
+		UserName: user, Path: path, Tags: tags, PermissionsBoundary: boundary,
 		Policy: doc, PolicyName: c.String(flagPolicyName), Group: c.String(flagGroup), Regions: regions, FIPS: c.Bool(flagFIPS),
+		AllowAnyGroup: c.Bool(flagAllowAnyGroup), Warn: func(msg string) { fmt.Fprintln(io.err, "warning: "+msg) },
 	}
 	return in, target, format, in.Validate()
 }
@@ -330,11 +342,7 @@ func printCreateSummary(io stdio, res provision.CreateResult, target fileTarget,
 	}
 	fmt.Fprintf(w, "  SMTP endpoint: %s\n", strings.Join(eps, ", "))
 	if res.Group != "" {
-		created := ""
-		if res.GroupCreated {
-			created = ", created with the sending policy"
-		}
-		fmt.Fprintf(w, "  access:        member of group %s%s\n", res.Group, created)
+		printGroupAccess(w, res)
 	} else {
 		fmt.Fprintf(w, "  access:        inline policy %s\n", res.PolicyName)
 	}

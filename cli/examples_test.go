@@ -115,7 +115,7 @@ func exampleSkip(cmd string) string {
 // of one document share one IAM account, in order. Each must exit 0.
 func TestDocExamplesRun(t *testing.T) {
 	docs := []string{"../README.md", "../docs/create.md", "../docs/batch.md", "../docs/rotate.md", "../docs/delete.md",
-		"../docs/list.md", "../docs/derive.md", "../docs/policy.md", "../docs/verify.md"}
+		"../docs/list.md", "../docs/derive.md", "../docs/policy.md", "../docs/verify.md", "../docs/setup.md"}
 	ran := 0
 	for _, doc := range docs {
 		t.Run(filepath.Base(doc), func(t *testing.T) {

@@ -28,13 +28,18 @@ func policyCommand(io stdio) *cli.Command {
 
    sender    the inline policy each SMTP user gets (ses:SendRawEmail), as the SES
              console attaches it, optionally narrowed to From addresses or identities.
-   operator  the least-privilege policy a person or role needs to run sesmtp.
+   boundary  the permissions boundary of SMTP users: SES sending only. 'sesmtp setup'
+             creates it in your account; you rarely need to print it.
+   operator  the policy a person or role needs to run sesmtp. With --boundary-arn (what
+             'sesmtp setup' prints), its holder can create only users that carry the
+             boundary: SES sending, never more, for anyone, themselves included.
+             Without it, the broad fallback: every IAM write on "*", admin-equivalent.
 
 EXAMPLES:
-   sesmtp policy sender --from-address 'noreply@example.com'
-   sesmtp policy operator > operator.json
-   aws iam put-role-policy --role-name mail-admin --policy-name sesmtp \
-       --policy-document "$(sesmtp policy operator --compact)"`,
+   sesmtp setup --group ses-senders > sesmtp-operator.json      # once per account, as an admin
+   sesmtp policy operator --boundary-arn arn:aws:iam::123456789012:policy/sesmtp/SesmtpSenderBoundary \
+       --group ses-senders > sesmtp-operator.json
+   sesmtp policy sender --from-address 'noreply@example.com'`,
 		Subcommands: []*cli.Command{
 			{
 				Name:      "sender",
@@ -52,28 +57,121 @@ EXAMPLES:
 					return printPolicy(c, io, doc)
 				},
 			},
-			{
-				Name:      "operator",
-				Usage:     "the least-privilege policy an operator needs to run sesmtp",
-				UsageText: "sesmtp policy operator [--command NAME]...",
-				Description: "Every IAM action sesmtp calls, and no other. --command limits it to what\n" +
-					"the named commands need (" + strings.Join(policy.Commands(), ", ") + ").",
-				Flags: []cli.Flag{
-					&cli.StringSliceFlag{Name: flagCommand, Usage: "only the actions these commands need"},
-					compact,
-				},
-				Action: func(c *cli.Context) error {
-					cmds := c.StringSlice(flagCommand)
-					for _, name := range cmds {
-						if !slices.Contains(policy.Commands(), name) {
-							return exitcode.UsageError(fmt.Errorf("--command %q: commands that call IAM are %s", name, strings.Join(policy.Commands(), ", ")))
-						}
-					}
-					return printPolicy(c, io, policy.Operator(cmds...))
-				},
-			},
+			boundaryPolicyCommand(io, compact),
+			operatorPolicyCommand(io, compact),
 		},
 	}
+}
+
+func boundaryPolicyCommand(io stdio, compact cli.Flag) *cli.Command {
+	return &cli.Command{
+		Name:      "boundary",
+		Usage:     "the permissions boundary of SMTP users: SES sending only",
+		UsageText: "sesmtp policy boundary [--from-address ADDR]... [--identity-arn ARN]...",
+		Description: `The managed policy 'sesmtp setup' creates (` + policy.DefaultBoundaryPath + policy.DefaultBoundaryName + `) and sets as the
+permissions boundary of every user a bounded operator creates: whatever policies such a
+user is given later, it can send through SES and do nothing else. --from-address and
+--identity-arn narrow it as for 'policy sender', for every SMTP user of the account.
+
+EXAMPLES:
+   sesmtp policy boundary
+   aws iam create-policy --policy-name SesmtpSenderBoundary --path /sesmtp/ \
+       --policy-document "$(sesmtp policy boundary --compact)"     # what 'sesmtp setup' does`,
+		Flags: append(senderPolicyFlags(), compact),
+		Action: func(c *cli.Context) error {
+			doc, err := policy.Boundary(senderOptions(c))
+			if err != nil {
+				return exitcode.UsageError(err)
+			}
+			return printPolicy(c, io, doc)
+		},
+	}
+}
+
+const (
+	flagBoundaryARN = "boundary-arn"
+	flagUserPath    = "user-path"
+	flagAllowTag    = "allow-tag"
+)
+
+func operatorPolicyCommand(io stdio, compact cli.Flag) *cli.Command {
+	return &cli.Command{
+		Name:      "operator",
+		Usage:     "the policy an operator needs to run sesmtp (bounded with --boundary-arn)",
+		UsageText: "sesmtp policy operator --boundary-arn ARN [--user-path PATH] [--group NAME] [--allow-tag KEY]...\n   sesmtp policy operator [--command NAME]...   (the broad fallback: admin-equivalent)",
+		Description: `With --boundary-arn (printed by 'sesmtp setup'): AWS's permissions-boundary delegation.
+Its holder may create users only under --user-path (default ` + policy.DefaultUserPath + `), only with that
+boundary and sesmtp's tags; may change policies, keys and tags only of users that carry
+the boundary or sesmtp's tag under that path; may add users only to --group (the sending
+group 'sesmtp setup --group' made); may never remove or replace a boundary or change the
+boundary policy. Reads (Get*, List*) are allowed everywhere. See docs/security.md.
+
+--allow-tag KEY lets operators tag new users KEY=VALUE (create --tag) besides
+sesmtp's own sesmtp:* tags; choose keys no other policy of the account trusts.
+
+Without --boundary-arn: the broad policy, every IAM action sesmtp calls on every resource
+(--command narrows it to those commands: ` + strings.Join(policy.Commands(), ", ") + `). Whoever holds it can
+give any user, themselves included, any permission: it is admin-equivalent, and a
+warning says so.
+
+EXAMPLES:
+   sesmtp policy operator --boundary-arn arn:aws:iam::123456789012:policy/sesmtp/SesmtpSenderBoundary \
+       --group ses-senders --allow-tag team > sesmtp-operator.json
+   aws iam create-policy --policy-name SesmtpOperator --policy-document file://sesmtp-operator.json
+   aws iam attach-role-policy --role-name mail-admin --policy-arn arn:aws:iam::123456789012:policy/SesmtpOperator`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: flagBoundaryARN, Usage: "the boundary policy 'sesmtp setup' created: print the bounded policy"},
+			&cli.StringFlag{Name: flagUserPath, Usage: "with --boundary-arn: the IAM path of sesmtp's users (default " + policy.DefaultUserPath + ")"},
+			&cli.StringFlag{Name: flagGroup, Usage: "with --boundary-arn: the sending group operators may add users to"},
+			&cli.StringSliceFlag{Name: flagAllowTag, Usage: "with --boundary-arn: a tag key operators may put on new users (repeatable)"},
+			&cli.StringSliceFlag{Name: flagCommand, Usage: "without --boundary-arn: only the actions these commands need"},
+			compact,
+		},
+		Action: func(c *cli.Context) error { return runOperatorPolicy(c, io) },
+	}
+}
+
+func runOperatorPolicy(c *cli.Context, io stdio) error {
+	if !c.IsSet(flagBoundaryARN) {
+		for _, f := range []string{flagUserPath, flagGroup, flagAllowTag} {
+			if c.IsSet(f) {
+				return exitcode.UsageError(fmt.Errorf("--%s goes with --boundary-arn: it shapes the bounded policy (the broad one has no such limits)", f))
+			}
+		}
+		return printBroadPolicy(c, io)
+	}
+	if c.IsSet(flagCommand) {
+		return exitcode.UsageError(errors.New("--command narrows the broad policy; the bounded policy (--boundary-arn) covers every command " +
+			"and is safe to grant whole: leave out --command"))
+	}
+	doc, err := policy.OperatorWithBoundary(policy.BoundedOptions{BoundaryARN: c.String(flagBoundaryARN), UserPath: c.String(flagUserPath),
+		Group: c.String(flagGroup), TagKeys: c.StringSlice(flagAllowTag)})
+	if err != nil {
+		return exitcode.UsageError(err)
+	}
+	return printPolicy(c, io, doc)
+}
+
+// broadPolicyWarning goes to stderr with the broad operator policy.
+const broadPolicyWarning = `warning: this operator policy is admin-equivalent: it allows iam:PutUserPolicy, iam:CreateAccessKey and
+every other IAM write sesmtp calls on every user, so whoever holds it can give any user, themselves included,
+any permission. Grant the bounded policy instead: an admin runs 'sesmtp setup' once (it creates the SES-only
+permissions boundary and prints the policy), or 'sesmtp policy operator --boundary-arn ARN'. See docs/security.md.`
+
+func printBroadPolicy(c *cli.Context, io stdio) error {
+	cmds := c.StringSlice(flagCommand)
+	for _, name := range cmds {
+		if !slices.Contains(policy.Commands(), name) {
+			return exitcode.UsageError(fmt.Errorf("--command %q: commands that call IAM are %s", name, strings.Join(policy.Commands(), ", ")))
+		}
+	}
+	if err := printPolicy(c, io, policy.Operator(cmds...)); err != nil {
+		return err
+	}
+	if len(cmds) == 0 || slices.ContainsFunc(cmds, func(c string) bool { return c != "list" }) {
+		fmt.Fprintln(io.err, broadPolicyWarning)
+	}
+	return nil
 }
 
 func senderPolicyFlags() []cli.Flag {

@@ -29,6 +29,7 @@ func rotateCommand(io stdio) *cli.Command {
 		&cli.BoolFlag{Name: flagReplaceOldest, Usage: "key: if the user already has two keys, delete the older one first"},
 		&cli.BoolFlag{Name: flagDeactivateOld, Usage: "key: deactivate the old key instead of deleting it (a grace period; delete it later)"},
 		anyUserFlag("rotate a user that holds more than SMTP credentials (other policies, a console password ...)"),
+		permissionsBoundaryFlag("recreate: managed policy ARN the recreated user gets as its permissions boundary instead of its old one"),
 		&cli.BoolFlag{Name: flagYes, Aliases: []string{"y"}, Usage: "recreate: do not ask for confirmation (needed when stdin is not a terminal)"},
 		&cli.BoolFlag{Name: flagDryRun, Usage: "print the IAM calls the rotation would make, and change nothing"},
 	}
@@ -164,9 +165,14 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	if err := credfile.CheckRegions(target.format, regions); err != nil {
 		return in, fileTarget{}, "", exitcode.UsageError(err)
 	}
+	boundary, err := configuredBoundary(c)
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
 	in = provision.RotateInput{
 		UserName: c.String(flagUser), Strategy: strategy, Regions: regions, FIPS: c.Bool(flagFIPS),
 		ReplaceOldest: c.Bool(flagReplaceOldest), DeactivateOld: c.Bool(flagDeactivateOld), Force: anyUser(c, io),
+		PermissionsBoundary: boundary,
 	}
 	return in, target, format, provision.CheckName("user name", in.UserName, provision.MaxUserNameLen)
 }

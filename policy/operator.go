@@ -31,6 +31,12 @@ var (
 		"iam:DeleteServiceSpecificCredential", "iam:DeactivateMFADevice", "iam:DeleteVirtualMFADevice",
 		"iam:DeleteUser",
 	}
+	// groupCheckActions read what a group grants before a user joins it
+	// (create --group refuses a group that allows more than SES sending).
+	groupCheckActions = []string{
+		"iam:GetGroup", "iam:ListGroupPolicies", "iam:GetGroupPolicy", "iam:ListAttachedGroupPolicies",
+		"iam:GetPolicy", "iam:GetPolicyVersion",
+	}
 	listActions = []string{
 		"iam:ListUsers", "iam:ListUserTags", "iam:ListUserPolicies", "iam:ListGroupsForUser",
 		"iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
@@ -39,9 +45,11 @@ var (
 
 // operatorActions maps each command that calls IAM to the actions it needs.
 var operatorActions = map[string][]string{
-	"create": createActions,
+	"create": concat(createActions, groupCheckActions),
 	"delete": concat(inspectActions, purgeActions),
-	"rotate": concat(inspectActions, purgeActions, createActions, []string{"iam:UpdateAccessKey"}),
+	// rotate --strategy recreate checks the boundary it will attach exists
+	// (iam:GetPolicy) before it deletes anything.
+	"rotate": concat(inspectActions, purgeActions, createActions, []string{"iam:UpdateAccessKey", "iam:GetPolicy"}),
 	"list":   listActions,
 }
 
@@ -72,8 +80,12 @@ func CommandActions(command string) []string {
 	return slices.Compact(acts)
 }
 
-// Operator returns the least-privilege policy that lets a person or role run
-// every sesmtp command (or, with commands, only those).
+// Operator returns the broad operator policy: every IAM action a sesmtp
+// command calls (or, with commands, those commands call), on every
+// resource, without conditions. It is the fallback for accounts without
+// sesmtp's permissions boundary, and it is admin-equivalent: iam:PutUserPolicy
+// and iam:CreateAccessKey on "*" let its holder give any user, itself
+// included, any permission. OperatorWithBoundary is the policy to grant.
 func Operator(commands ...string) Document {
 	acts := OperatorActions()
 	if len(commands) > 0 {

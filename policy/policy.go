@@ -26,13 +26,22 @@ type Document struct {
 
 // Statement is one statement of a Document. Action and Resource marshal as
 // a single string when they hold one value, as the IAM console writes them.
+// A statement has Action or NotAction, and Resource or NotResource ("IAM
+// JSON policy elements": exactly one of each pair).
 type Statement struct {
-	Sid       string                        `json:"Sid,omitempty"`
-	Effect    string                        `json:"Effect"`
-	Action    Strings                       `json:"Action"`
-	Resource  Strings                       `json:"Resource"`
-	Condition map[string]map[string]Strings `json:"Condition,omitempty"`
+	Sid         string    `json:"Sid,omitempty"`
+	Effect      string    `json:"Effect"`
+	Action      Strings   `json:"Action,omitempty"`
+	NotAction   Strings   `json:"NotAction,omitempty"`
+	Resource    Strings   `json:"Resource,omitempty"`
+	NotResource Strings   `json:"NotResource,omitempty"`
+	Condition   Condition `json:"Condition,omitempty"`
 }
+
+// Condition is a statement's Condition block: operator (e.g.
+// "StringEquals", "ForAllValues:StringLike") to condition key to values.
+// encoding/json writes map keys sorted, so documents are deterministic.
+type Condition map[string]map[string]Strings
 
 // Strings is a list of strings that marshals as a bare string when it
 // holds exactly one element.
@@ -46,14 +55,58 @@ func (s Strings) MarshalJSON() ([]byte, error) {
 	return json.Marshal([]string(s))
 }
 
-// UnmarshalJSON implements json.Unmarshaler, accepting a string or a list.
+// UnmarshalJSON implements json.Unmarshaler, accepting a string or a list,
+// whose items may also be JSON booleans or numbers as condition values
+// sometimes are ({"Bool": {"aws:SecureTransport": true}}).
 func (s *Strings) UnmarshalJSON(data []byte) error {
-	var one string
-	if err := json.Unmarshal(data, &one); err == nil {
-		*s = Strings{one}
+	var items []json.RawMessage
+	if err := json.Unmarshal(data, &items); err != nil {
+		items = []json.RawMessage{data}
+	}
+	out := make(Strings, 0, len(items))
+	for _, item := range items {
+		var v any
+		if err := json.Unmarshal(item, &v); err != nil {
+			return err
+		}
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case bool, float64:
+			out = append(out, strings.TrimSpace(string(item)))
+		default:
+			return fmt.Errorf("policy value %s is not a string", item)
+		}
+	}
+	*s = out
+	return nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler. IAM accepts a Statement that
+// is a single object as well as a list ("IAM JSON policy elements:
+// Statement"); both read into a list.
+func (d *Document) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		Version   string          `json:"Version"`
+		Statement json.RawMessage `json:"Statement"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	d.Version, d.Statement = raw.Version, nil
+	trimmed := strings.TrimSpace(string(raw.Statement))
+	switch {
+	case trimmed == "" || trimmed == "null":
+		return nil
+	case strings.HasPrefix(trimmed, "{"):
+		var one Statement
+		if err := json.Unmarshal(raw.Statement, &one); err != nil {
+			return err
+		}
+		d.Statement = []Statement{one}
 		return nil
 	}
-	return json.Unmarshal(data, (*[]string)(s))
+	return json.Unmarshal(raw.Statement, &d.Statement)
 }
 
 // SenderOptions narrow the sender policy.
@@ -88,7 +141,7 @@ func Sender(opts SenderOptions) (Document, error) {
 					"or a pattern with * and ? such as *@example.com)", a)
 			}
 		}
-		st.Condition = map[string]map[string]Strings{
+		st.Condition = Condition{
 			"StringLike": {"ses:FromAddress": Strings(slices.Clone(opts.FromAddresses))},
 		}
 	}

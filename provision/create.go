@@ -85,6 +85,10 @@ type CreateInput struct {
 	// GroupReady says the caller already made sure Group exists (batch
 	// runs ensure each group once, not once per sender).
 	GroupReady bool
+	// AllowAnyGroup lets the user join a group that allows more than SES
+	// sending (see CheckGroup); Warn, if set, receives the warning.
+	AllowAnyGroup bool
+	Warn          func(string)
 }
 
 // CreateResult describes what Create made. It holds no secret.
@@ -100,6 +104,9 @@ type CreateResult struct {
 	// StrayKeysDeleted counts keys a retried CreateAccessKey made whose
 	// answers were lost; Create deletes them.
 	StrayKeysDeleted int `json:"stray_keys_deleted,omitempty"`
+	// GroupPolicies are the policies of the existing group the user
+	// joined: what actually applies to it.
+	GroupPolicies []GroupPolicy `json:"group_policies,omitempty"`
 }
 
 // Validate checks the input against IAM's rules without calling IAM.
@@ -126,6 +133,9 @@ func (in *CreateInput) Validate() error {
 	if in.Group != "" {
 		if err := CheckName("group name", in.Group, MaxGroupNameLen); err != nil {
 			return err
+		}
+		if in.Restore == nil && isNarrowed(in.Policy) {
+			return ErrGroupWithSenderRestriction
 		}
 	}
 	if len(in.Policy.Statement) == 0 && in.Restore == nil {
@@ -180,6 +190,9 @@ func Create(ctx context.Context, c IAMAPI, in CreateInput) (CreateResult, error)
 	r := &createRun{c: c, in: in, res: CreateResult{
 		UserName: in.UserName, Regions: in.Regions, RunID: in.RunID, Group: in.Group,
 	}}
+	if err := r.checkGroup(ctx); err != nil {
+		return CreateResult{}, beforeChange(err)
+	}
 	if in.Group == "" && in.Restore == nil {
 		r.res.PolicyName = in.policyName()
 	}

@@ -78,7 +78,31 @@ func StopReason(err error) string {
 func (e *APIError) Unwrap() error { return e.Err }
 
 // OperatorPolicyHint is the advice every permission error carries.
-const OperatorPolicyHint = "run 'sesmtp policy operator' to print the least-privilege policy an operator needs"
+const OperatorPolicyHint = "an admin sets sesmtp up once with 'sesmtp setup' and grants operators the policy it prints " +
+	"('sesmtp policy operator --boundary-arn ARN' prints it again); with that policy, users are created only under its " +
+	"path (--path) with its permissions boundary (--permissions-boundary or " + EnvPermissionsBoundary + ")"
+
+// authorizedAs names what IAM authorizes a call of sesmtp's as, where that
+// is more than the call's own action: sesmtp's CreateUser always carries
+// tags, and IAM authorizes a CreateUser with tags as both iam:CreateUser
+// and iam:TagUser (IAM User Guide's example policy "IAM: Create new users
+// only with specific tags" grants both for that reason).
+var authorizedAs = map[string]string{
+	"CreateUser": "iam:CreateUser and iam:TagUser (a CreateUser with tags is authorized as both)",
+}
+
+// accessDeniedHint says what to do about an AccessDenied answer to action.
+func accessDeniedHint(action string) string {
+	what := "iam:" + action
+	if as, ok := authorizedAs[action]; ok {
+		what = as
+	}
+	if action == "CreateGroup" {
+		return fmt.Sprintf("the AWS identity running sesmtp is not allowed %s: operators holding the bounded policy never create "+
+			"groups; an admin creates the sending group once with 'sesmtp setup --group NAME'", what)
+	}
+	return fmt.Sprintf("the AWS identity running sesmtp is not allowed %s; grant that, or: %s", what, OperatorPolicyHint)
+}
 
 // awsError wraps an SDK error from action with a hint. It matches typed
 // exceptions first, then API error codes; never error text.
@@ -110,6 +134,10 @@ func awsError(action, target string, err error) error {
 		e.Hint = "the name is taken; choose another with --user, or renew that user's credentials with 'sesmtp rotate'"
 	case errors.As(err, &conflict):
 		e.Hint = "the entity still has attachments; 'sesmtp delete' removes them first"
+	case errors.As(err, &noSuch) && action == "CreateUser":
+		// CreateUser's only reference to another entity is the boundary.
+		e.Caller, e.Hint = true, "the permissions boundary policy does not exist; check --permissions-boundary (or "+
+			EnvPermissionsBoundary+"), or have an admin create it with 'sesmtp setup'"
 	case errors.As(err, &noSuch):
 		e.Hint = "it does not exist (any more)"
 	case errors.As(err, &malformed):
@@ -118,7 +146,7 @@ func awsError(action, target string, err error) error {
 	switch e.Code {
 	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
 		e.Caller = true
-		e.Hint = fmt.Sprintf("the AWS identity running sesmtp is not allowed %s; grant it, or %s", e.Action, OperatorPolicyHint)
+		e.Hint = accessDeniedHint(action)
 	case "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "IncompleteSignature", "MissingAuthenticationToken":
 		e.Caller = true
 		e.Hint = "AWS does not accept the credentials sesmtp signs with; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or --profile"

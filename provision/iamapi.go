@@ -23,6 +23,8 @@ type IAMAPI interface {
 	iam.ListSigningCertificatesAPIClient
 	iam.ListSSHPublicKeysAPIClient
 	iam.ListMFADevicesAPIClient
+	// GroupReader: what a group grants (create --group's check).
+	GroupReader
 
 	GetUser(ctx context.Context, in *iam.GetUserInput, opts ...func(*iam.Options)) (*iam.GetUserOutput, error)
 	CreateUser(ctx context.Context, in *iam.CreateUserInput, opts ...func(*iam.Options)) (*iam.CreateUserOutput, error)

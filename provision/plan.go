@@ -32,7 +32,7 @@ func PlanCreate(in CreateInput) ([]string, error) {
 	plan = append(plan, create)
 	if in.Group != "" {
 		if !in.GroupReady {
-			plan = append(plan, GroupPlan(in.Group, in.policyName(), in.Policy)...)
+			plan = append(plan, GroupPlan(in.Group, in.policyName(), in.Policy, in.PermissionsBoundary != "")...)
 		}
 		plan = append(plan, fmt.Sprintf("iam:AddUserToGroup GroupName=%s %s", in.Group, user))
 	} else {
@@ -44,12 +44,18 @@ func PlanCreate(in CreateInput) ([]string, error) {
 	return plan, nil
 }
 
-// GroupPlan is what EnsureGroup does, for --dry-run.
-func GroupPlan(group, policyName string, doc policy.Document) []string {
+// GroupPlan is what CheckGroup and EnsureGroup do, for --dry-run; bounded
+// says a permissions boundary is configured.
+func GroupPlan(group, policyName string, doc policy.Document, bounded bool) []string {
+	missing := fmt.Sprintf("  if it does not exist: iam:CreateGroup GroupName=%s, iam:PutGroupPolicy GroupName=%s PolicyName=%s PolicyDocument=%s",
+		group, group, policyName, doc.JSON())
+	if bounded {
+		missing = "  if it does not exist: stop, nothing changed (with a permissions boundary, 'sesmtp setup --group " + group + "' makes groups)"
+	}
 	return []string{
-		"iam:GetGroup GroupName=" + group,
-		fmt.Sprintf("  if it does not exist: iam:CreateGroup GroupName=%s, iam:PutGroupPolicy GroupName=%s PolicyName=%s PolicyDocument=%s",
-			group, group, policyName, doc.JSON()),
+		"iam:GetGroup GroupName=" + group + ", and if it exists iam:ListGroupPolicies, iam:GetGroupPolicy, iam:ListAttachedGroupPolicies, " +
+			"iam:GetPolicy, iam:GetPolicyVersion (stop, nothing changed, if its policies allow more than SES sending)",
+		missing,
 	}
 }
 
@@ -80,10 +86,15 @@ func PlanRotate(in RotateInput) ([]string, error) {
 		}
 		return []string{inspect, first, "iam:CreateAccessKey " + user, derivation, retire}, nil
 	}
+	boundary := "iam:CreateUser " + user + " with the same path, tags (a new " + TagRunID + ") and permissions boundary"
+	if in.PermissionsBoundary != "" {
+		boundary = "iam:CreateUser " + user + " with the same path and tags (a new " + TagRunID + "), and permissions boundary " + in.PermissionsBoundary
+	}
 	return []string{
 		inspect,
+		"iam:GetPolicy if it has or gets a permissions boundary (the boundary exists; else stop, nothing changed)",
 		"delete it as sesmtp delete does: its keys, policies, group memberships and other credentials, then iam:DeleteUser " + user,
-		"iam:CreateUser " + user + " with the same path, tags (a new " + TagRunID + ") and permissions boundary",
+		boundary,
 		"iam:PutUserPolicy and iam:AddUserToGroup for the inline policies and groups it had",
 		"iam:CreateAccessKey " + user,
 		derivation,

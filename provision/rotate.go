@@ -53,6 +53,9 @@ type RotateInput struct {
 	// Confirm, if set, is called once the user is found to exist and to be
 	// an SMTP user, before anything changes; false aborts with nothing changed.
 	Confirm func() bool
+	// PermissionsBoundary (recreate), if set, is the boundary the new user
+	// gets, whatever the old one had; else it keeps the old one's.
+	PermissionsBoundary string
 }
 
 // RotateResult says what Rotate did. It holds no secret.
@@ -306,6 +309,12 @@ func (e *RecreateError) ExitCode() int { return exitcode.LeftBehind }
 func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyRecreate, Regions: in.Regions, OldKeys: "deleted"}
 	saved := saveConfig(insp)
+	if in.PermissionsBoundary != "" {
+		saved.PermissionsBoundary = in.PermissionsBoundary
+	}
+	if err := CheckBoundary(ctx, c, saved.PermissionsBoundary); err != nil {
+		return res, err // before anything is deleted
+	}
 	res.Saved = &saved
 	for _, k := range insp.AccessKeys {
 		res.OldAccessKeys = append(res.OldAccessKeys, aws.ToString(k.AccessKeyId))
