@@ -43,6 +43,7 @@ var operatorActions = map[string][]string{
 	"delete": concat(inspectActions, purgeActions),
 	"rotate": concat(inspectActions, purgeActions, createActions, []string{"iam:UpdateAccessKey"}),
 	"list":   listActions,
+	"verify": {"iam:GetUser", "iam:GetAccessKeyLastUsed", "iam:SimulatePrincipalPolicy"}, // --check-permission; create --verify uses it when granted
 }
 
 func concat(lists ...[]string) []string {

@@ -86,7 +86,9 @@ type PermissionResult struct {
 	UserARN  string `json:"user_arn"`
 	// UserSource says how the user was found: "given" or
 	// "iam:GetAccessKeyLastUsed".
-	UserSource  string `json:"user_source"`
+	UserSource string `json:"user_source"`
+	// AccessKeyID is the key whose user was checked, when one was given.
+	AccessKeyID string `json:"access_key_id,omitempty"`
 	Action      string `json:"action"`
 	FromAddress string `json:"from_address,omitempty"`
 	// Decision is the most restrictive decision over Resources.
@@ -136,7 +138,8 @@ const UserSourceLookup = "iam:GetAccessKeyLastUsed"
 // is sent. An implicit deny is retried within opts.Wait. A denied verdict
 // is a result, not an error: Err turns it into one.
 func CheckSendPermission(ctx context.Context, c PermissionAPI, user string, opts PermissionOptions) (PermissionResult, error) {
-	res := PermissionResult{UserName: user, UserSource: "given", Action: policy.SendAction, FromAddress: opts.FromAddress}
+	res := PermissionResult{UserName: user, UserSource: "given", AccessKeyID: opts.AccessKeyID, Action: policy.SendAction,
+		FromAddress: opts.FromAddress}
 	if user == "" {
 		owner, err := keyOwner(ctx, c, opts.AccessKeyID)
 		if err != nil {
