@@ -43,8 +43,8 @@ func verifyCommand(io stdio) *cli.Command {
 		Name:  "verify",
 		Usage: "prove SMTP credentials authenticate against the SES SMTP endpoint (and, with --check-permission, that IAM lets their user send), without sending mail",
 		UsageText: "sesmtp verify [--credentials FILE] [--region R] [--wait 2m] [--endpoint HOST:PORT] [--tls starttls|implicit]\n" +
-			"   sesmtp verify --check-permission [--from-address A] [--identity-arn ARN] [--credentials FILE]\n" +
-			"   sesmtp verify --permission-only --user NAME [--from-address A] [--identity-arn ARN]",
+			"sesmtp verify --check-permission [--from-address A] [--identity-arn ARN] [--credentials FILE]\n" +
+			"sesmtp verify --permission-only --user NAME [--from-address A] [--identity-arn ARN]",
 		Description: `Connects to email-smtp.REGION.amazonaws.com (port 587; email-smtp-fips with --fips),
 does EHLO, STARTTLS, EHLO and AUTH (PLAIN or LOGIN, as the server offers), reports the
 answer and QUITs. It never sends MAIL FROM, so it never sends mail. Certificates are
