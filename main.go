@@ -1,6 +1,7 @@
-// Command sesmtp gives operations engineers Amazon SES SMTP credentials in
-// one command, and keeps them safe for their whole life. The commands live
-// in package cli; this file only wires the process to it.
+// Command sesmtp runs package cli with the process's arguments and signals.
+//
+// sesmtp gives operations engineers Amazon SES SMTP credentials in one
+// command, and keeps them safe for their whole life.
 package main
 
 import (

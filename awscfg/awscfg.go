@@ -1,4 +1,6 @@
-// Package awscfg is sesmtp's one AWS configuration loader: profile, region,
+// Package awscfg holds the one AWS configuration loader and the IAM client.
+//
+// It is sesmtp's one AWS configuration loader: profile, region,
 // endpoint override, retries and request logging, the way aws-cli users
 // expect them (flags first, then the AWS_* environment, then the profile).
 package awscfg
@@ -126,12 +128,32 @@ func IAM(cfg aws.Config, opts Options) *iam.Client {
 		if opts.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(opts.EndpointURL)
 		}
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Initialize.Add(withStopCause(), middleware.Before)
+		})
 		if opts.Logger != nil {
 			logger := opts.Logger
 			o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 				return s.Deserialize.Add(logAttempts(logger), middleware.After)
 			})
 		}
+	})
+}
+
+// withStopCause adds, to a call its context cut short, the context's cause
+// (context.Cause: e.g. the --timeout that expired), which the SDK's error
+// leaves out, so that callers can say why the call stopped.
+func withStopCause() middleware.InitializeMiddleware {
+	return middleware.InitializeMiddlewareFunc("sesmtpStopCause", func(
+		ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler,
+	) (middleware.InitializeOutput, middleware.Metadata, error) {
+		out, md, err := next.HandleInitialize(ctx, in)
+		if err != nil && ctx.Err() != nil {
+			if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+				err = fmt.Errorf("%w (%w)", err, cause)
+			}
+		}
+		return out, md, err
 	})
 }
 

@@ -1,4 +1,6 @@
-// Package batch onboards many senders at once: it parses a manifest,
+// Package batch holds create --from-file: manifests and the many-sender run.
+//
+// It onboards many senders at once: it parses a manifest,
 // validates all of it before changing anything, lists IAM users once for
 // the whole batch, and creates each sender's credentials with bounded
 // concurrency, rolling back failures one by one and resuming on re-run.
@@ -81,12 +83,15 @@ func ParseManifest(r io.Reader) ([]Sender, error) {
 		return nil, err
 	}
 	if len(lines) == 0 {
-		return nil, &ManifestError{Problems: []Problem{{Msg: "the manifest lists no senders"}}}
+		return nil, errNoSenders
 	}
 	var senders []Sender
 	var problems []Problem
 	if isHeader(lines[0].text) {
 		senders, problems = parseCSV(lines)
+		if len(lines) == 1 { // a header alone is as empty as an empty file
+			problems = append(problems, errNoSenders.Problems...)
+		}
 	} else {
 		for _, l := range lines {
 			senders = append(senders, Sender{Line: l.n, User: strings.TrimSpace(l.text)})
@@ -99,6 +104,8 @@ func ParseManifest(r io.Reader) ([]Sender, error) {
 	}
 	return senders, nil
 }
+
+var errNoSenders = &ManifestError{Problems: []Problem{{Msg: "the manifest lists no senders"}}}
 
 type line struct {
 	n    int

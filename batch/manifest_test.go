@@ -81,3 +81,34 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestParseManifestNoSenders: a header with no rows is as empty as an
+// empty file.
+func TestParseManifestNoSenders(t *testing.T) {
+	for _, in := range []string{"", "\n# only a comment\n", "user\n", "user,from_address,group\n# none yet\n\n"} {
+		_, err := ParseManifest(strings.NewReader(in))
+		assert.ErrorContains(t, err, "lists no senders", "%q", in)
+		assert.Equal(t, exitcode.Usage, exitcode.Of(err), "%q", in)
+	}
+}
+
+// TestParseManifestChecksAddresses: from_address values are addresses
+// (with * or ? wildcards, as ses:FromAddress takes them), reported by line.
+func TestParseManifestChecksAddresses(t *testing.T) {
+	in := "user,from_address\n" +
+		"a,*@example.com;noreply@mail.example.com;billing-?@example.com\n" +
+		"b,not-an-address\n" +
+		"c,noreply@example.com;two@@example.com\n" +
+		"d,@example.com\n" +
+		"e,noreply@\n" +
+		"f,Name <n@example.com>\n"
+	_, err := ParseManifest(strings.NewReader(in))
+	var me *ManifestError
+	require.ErrorAs(t, err, &me)
+	var lines []int
+	for _, p := range me.Problems {
+		lines = append(lines, p.Line)
+	}
+	assert.Equal(t, []int{3, 4, 5, 6, 7}, lines, err.Error())
+	assert.Contains(t, err.Error(), `line 3: from address "not-an-address" is not an email address`)
+}

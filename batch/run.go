@@ -64,14 +64,26 @@ type Outcome struct {
 	File        string `json:"file"`
 	Status      string `json:"status"`
 	Error       string `json:"error,omitempty"`
-	code        int
+	// Next says what will get a failed sender created: NextRetry, or a
+	// command to run first when a re-run would fail the same way.
+	Next string `json:"next,omitempty"`
+	code int
 }
+
+// Advice for failed senders.
+const (
+	// NextRetry is the advice for senders a re-run can finish.
+	NextRetry   = "run the same command again"
+	nextCleanUp = "run the cleanup command the error names, then " + NextRetry
+)
 
 // Summary is a batch run's result, in manifest order.
 type Summary struct {
 	Outcomes []Outcome `json:"senders"`
 	// Interrupted is true when the run stopped before starting every sender.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// stopped says why: Ctrl-C or --timeout.
+	stopped string
 }
 
 // Counts returns how many senders ended in each status.
@@ -86,23 +98,41 @@ func (s Summary) Counts() map[string]int {
 // Err returns the run's error: nil when every sender was created or
 // skipped, else an error with exit code 4 if anything was left behind, 1 otherwise.
 func (s Summary) Err() error {
-	var failed []string
+	var failed, retry, advice []string
 	code := exitcode.Failed
 	for _, o := range s.Outcomes {
-		if o.Status != StatusCreated && o.Status != StatusSkipped {
-			failed = append(failed, o.User)
-			if o.code == exitcode.LeftBehind {
-				code = exitcode.LeftBehind
-			}
+		if o.Status == StatusCreated || o.Status == StatusSkipped {
+			continue
+		}
+		failed = append(failed, o.User)
+		if o.code == exitcode.LeftBehind {
+			code = exitcode.LeftBehind
+		}
+		if o.Next == NextRetry {
+			retry = append(retry, o.User)
+		} else {
+			advice = append(advice, o.User+": "+o.Next)
 		}
 	}
 	if len(failed) == 0 {
 		return nil
 	}
-	msg := fmt.Sprintf("%d of %d senders were not created: %s; the others are done. Run the same command again to retry them (done senders are skipped)",
-		len(failed), len(s.Outcomes), strings.Join(failed, ", "))
+	msg := fmt.Sprintf("%d of %d senders were not created: %s", len(failed), len(s.Outcomes), strings.Join(failed, ", "))
+	if len(failed) < len(s.Outcomes) {
+		msg += "; the others are done"
+	}
+	if len(retry) > 0 {
+		msg += fmt.Sprintf("\n  %s to retry %s (done senders are skipped)", NextRetry, strings.Join(retry, ", "))
+	}
+	for _, a := range advice {
+		msg += "\n  " + a
+	}
 	if s.Interrupted {
-		msg = "interrupted: " + msg
+		why := s.stopped
+		if why == "" {
+			why = "interrupted"
+		}
+		msg = why + ": " + msg
 	}
 	return &exitcode.Error{Code: code, Err: errors.New(msg)}
 }
@@ -209,7 +239,7 @@ func Run(ctx context.Context, c provision.IAMAPI, opts Options) (Summary, error)
 	r := &run{c: c, opts: opts, inputs: inputs, outcomes: make([]Outcome, len(inputs))}
 	todo := r.ensureGroups(ctx, r.classify(existing))
 	r.createAll(ctx, todo)
-	return Summary{Outcomes: r.outcomes, Interrupted: ctx.Err() != nil && r.notStarted > 0}, nil
+	return Summary{Outcomes: r.outcomes, Interrupted: ctx.Err() != nil && r.notStarted > 0, stopped: provision.StopReason(context.Cause(ctx))}, nil
 }
 
 func checkDir(dir string) error {
@@ -241,6 +271,12 @@ type run struct {
 func (r *run) record(i int, o Outcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if o.Status != StatusCreated && o.Status != StatusSkipped && o.Next == "" {
+		o.Next = NextRetry
+		if o.code == exitcode.LeftBehind {
+			o.Next = nextCleanUp
+		}
+	}
 	r.outcomes[i] = o
 	r.done++
 	if r.opts.Progress != nil {
@@ -264,15 +300,29 @@ func (r *run) classify(existing map[string]types.User) []int {
 			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusSkipped})
 		case userExists:
 			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusFailed, code: exitcode.Failed,
-				Error: fmt.Sprintf("IAM user exists but %s does not: its password is not recoverable; issue a new key with 'sesmtp rotate --user %s --strategy key', or delete it", file, in.UserName)})
+				Error: fmt.Sprintf("IAM user exists but %s does not: its password is not recoverable", file), Next: r.rotateAdvice(in.UserName, file)})
 		case fileExists && !r.opts.Force:
 			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusFailed, code: exitcode.Failed,
-				Error: (&credfile.ExistsError{Path: file}).Error()})
+				Error: (&credfile.ExistsError{Path: file}).Error(),
+				Next:  fmt.Sprintf("%s holds credentials of a user IAM no longer has: move it away, or pass --force to overwrite it", file)})
 		default:
 			todo = append(todo, i)
 		}
 	}
 	return todo
+}
+
+// rotateAdvice is what helps a sender whose user exists without its file:
+// a new key written where the batch expects it (the next run skips it), or
+// deleting the user (the next run creates it).
+func (r *run) rotateAdvice(user, file string) string {
+	format := ""
+	if r.opts.Format != credfile.CSV {
+		format = " --format " + string(r.opts.Format)
+	}
+	return fmt.Sprintf("if the user is this sender's, 'sesmtp rotate --user %s --strategy key --region %s%s --out %s' gives it a new key "+
+		"in that file (the next run skips it), or 'sesmtp delete --user %s' lets the next run create it afresh; "+
+		"if the name belongs to someone else, choose another in the manifest", user, strings.Join(r.opts.Regions, ","), format, file, user)
 }
 
 // ensureGroups makes sure each group the senders name exists, once; the

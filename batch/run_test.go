@@ -57,7 +57,7 @@ func TestRunClassifiesLeftovers(t *testing.T) {
 	sum, err := batch.Run(t.Context(), e.Client(), options(dir, senders(3)))
 	require.NoError(t, err)
 	assert.Equal(t, batch.StatusFailed, sum.Outcomes[0].Status)
-	assert.Contains(t, sum.Outcomes[0].Error, "sesmtp rotate --user s000 --strategy key")
+	assert.Contains(t, sum.Outcomes[0].Next, "sesmtp rotate --user s000 --strategy key")
 	assert.Equal(t, batch.StatusFailed, sum.Outcomes[1].Status)
 	assert.Contains(t, sum.Outcomes[1].Error, "already exists")
 	assert.Equal(t, batch.StatusCreated, sum.Outcomes[2].Status)
@@ -114,4 +114,32 @@ func BenchmarkBatch(b *testing.B) {
 			b.ReportMetric(float64(perRun)/float64(floor), "x-floor")
 		})
 	}
+}
+
+// TestRunAdviceFitsEachFailure: the summary tells each failed sender what
+// will actually help; "run the same command again" only for those a re-run
+// can finish.
+func TestRunAdviceFitsEachFailure(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	dir := t.TempDir()
+	srv.PutUser(iamtest.User{Name: "s000"}) // exists, no file: a re-run fails the same way
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "s001.csv"), []byte("stale"), 0o600))
+	sum, err := batch.Run(t.Context(), e.Client(), options(dir, senders(3)))
+	require.NoError(t, err)
+	msg := sum.Err().Error()
+	assert.Contains(t, sum.Outcomes[0].Next, "sesmtp rotate --user s000 --strategy key --region eu-west-1 --out "+filepath.Join(dir, "s000.csv"))
+	assert.Contains(t, msg, "s000: "+sum.Outcomes[0].Next)
+	assert.Contains(t, msg, "sesmtp delete --user s000")
+	assert.Contains(t, sum.Outcomes[1].Next, "--force")
+	assert.NotContains(t, msg, "same command again", "a re-run cannot fix these")
+
+	srv.Inject(iamtest.Fault{Action: "CreateUser", Kind: iamtest.FailBefore, Count: 20})
+	sum, err = batch.Run(t.Context(), e.Client(), options(dir, append(senders(2), batch.Sender{Line: 9, User: "s009"})))
+	require.NoError(t, err)
+	msg = sum.Err().Error()
+	assert.Contains(t, msg, "run the same command again to retry s009")
+	assert.Contains(t, msg, "s000: if the user is this sender's, 'sesmtp rotate --user s000")
+	assert.Contains(t, msg, "3 of 3 senders were not created: s000, s001, s009\n")
+	assert.Equal(t, "run the same command again", sum.Outcomes[2].Next)
 }

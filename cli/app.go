@@ -1,4 +1,6 @@
-// Package cli holds sesmtp's command-line interface: one file per command
+// Package cli holds the commands: flags in, one call to the packages below, output.
+//
+// It is sesmtp's command-line interface: one file per command
 // (urfave/cli/v2), each reading its flags into an input and calling one
 // function of provision, derive, verify, policy or credfile, then printing.
 // No AWS logic lives here.

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesmtp/sesmtp/batch"
+	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/provision"
 )
@@ -45,11 +46,7 @@ func runBatch(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(io.err, "dry run: nothing will be changed; sesmtp create --from-file would:")
-		for _, step := range plan {
-			fmt.Fprintln(io.out, step)
-		}
-		return nil
+		return printPlan(io, format, planOutput{Command: "create --from-file", Steps: plan, Format: string(opts.Format)})
 	}
 	awsOpts := awsOptions(c, io)
 	awsOpts.Adaptive, awsOpts.MaxAttempts = true, batchMaxAttempts
@@ -105,6 +102,9 @@ func readBatchOptions(c *cli.Context, io stdio) (batch.Options, string, error) {
 	}
 	if opts.Regions, err = smtpRegions(c, io, configured); err != nil {
 		return opts, "", err
+	}
+	if err := credfile.CheckRegions(target.format, opts.Regions); err != nil {
+		return opts, "", exitcode.UsageError(err)
 	}
 	opts.FIPS = c.Bool(flagFIPS)
 	if c.Int(flagConcurrency) < 1 {

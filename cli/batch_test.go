@@ -194,7 +194,7 @@ func TestBatchInterrupt(t *testing.T) {
 	var exit *exec.ExitError
 	require.True(t, errors.As(err, &exit), "exit: %v\n%s", err, stderr.String())
 	assert.Equal(t, exitcode.Failed, exit.ExitCode(), stderr.String())
-	assert.Contains(t, stderr.String(), "interrupted:")
+	assert.Contains(t, stderr.String(), "interrupted (Ctrl-C/SIGTERM): ")
 	assert.Contains(t, stdout.String(), batch.StatusNotStarted, "the summary is printed")
 	created := assertBatchConsistent(t, srv, dir)
 	assert.GreaterOrEqual(t, created, 9)

@@ -27,7 +27,9 @@ const (
 	flagOut                 = "out"
 	flagFormat              = "format"
 	flagIncludeSecretKey    = "include-secret-key"
-	defaultOut              = "credentials.csv"
+	// defaultOutBase is the credentials file's name when --out is not
+	// given; the extension follows --format.
+	defaultOutBase = "credentials"
 	// defaultUserLayout is the console's default user name, in UTC.
 	defaultUserLayout = "ses-smtp-user.20060102-150405"
 )
@@ -57,7 +59,7 @@ func createCommand(io stdio) *cli.Command {
 	return &cli.Command{
 		Name:      "create",
 		Usage:     `create an SMTP user, its key and its credentials file (the console's "Create SMTP credentials")`,
-		UsageText: "sesmtp create [--user NAME] [--region R]... [--out FILE] [--format csv|json|env|postfix|url] [options]",
+		UsageText: "sesmtp create [--user NAME] [--region R]... [--out FILE] [--format csv|json|env|postfix|url|console-csv] [options]",
 		Description: `Does what the SES console does: checks the user name is free (iam:ListUsers),
 creates the IAM user (iam:CreateUser), gives it the sending policy (iam:PutUserPolicy,
 or group membership with --group) and an access key (iam:CreateAccessKey), derives
@@ -77,8 +79,8 @@ The user is tagged sesmtp:managed-by=sesmtp and sesmtp:run-id=<random>.
 EXAMPLES:
    sesmtp create --region eu-west-1
    sesmtp create --user billing-mailer --region eu-west-1,us-east-1 --out secrets/billing.env --format env
-   sesmtp create --user app --from-address 'noreply@example.com' --tag team=payments
-   sesmtp create --user app --dry-run`,
+   sesmtp create --user app --region eu-west-1 --from-address 'noreply@example.com' --tag team=payments
+   sesmtp create --user app --region eu-west-1 --dry-run`,
 		Flags:  flags,
 		Action: func(c *cli.Context) error { return runCreate(c, io) },
 	}
@@ -87,8 +89,8 @@ EXAMPLES:
 // fileFlags are the credentials-file flags of create and rotate.
 func fileFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: flagOut, Value: defaultOut, Usage: "credentials file to write, - for stdout"},
-		&cli.StringFlag{Name: flagFormat, Value: string(credfile.CSV), Usage: "file format: csv (the console's), json, env, postfix (sasl_passwd) or url"},
+		&cli.StringFlag{Name: flagOut, Usage: "credentials file to write, - for stdout (default: credentials.csv, or .json, .env, .sasl_passwd, .url, .yaml as --format says)"},
+		&cli.StringFlag{Name: flagFormat, Value: string(credfile.CSV), Usage: "file format: csv (the console's columns, then region and endpoint), json, env, postfix (sasl_passwd), url, k8s-secret (a Kubernetes Secret), or console-csv (exactly the console's 3 columns; one region)"},
 		&cli.BoolFlag{Name: flagForce, Usage: "overwrite an existing credentials file"},
 		&cli.BoolFlag{Name: flagIncludeSecretKey, Usage: "also write the secret access key (SMTP needs only the password)"},
 	}
@@ -110,7 +112,10 @@ func fileFormat(c *cli.Context) (fileTarget, error) {
 	}
 	t := fileTarget{path: c.String(flagOut), format: f, force: c.Bool(flagForce),
 		opts: credfile.Options{IncludeSecretKey: c.Bool(flagIncludeSecretKey)}}
-	if t.opts.IncludeSecretKey && (f == credfile.Postfix || f == credfile.URL) {
+	if t.path == "" {
+		t.path = defaultOutBase + "." + f.Ext()
+	}
+	if t.opts.IncludeSecretKey && (f == credfile.Postfix || f == credfile.URL || f == credfile.ConsoleCSV) {
 		return fileTarget{}, exitcode.UsageError(fmt.Errorf("--include-secret-key needs the csv, json or env format; %s has no place for it", f))
 	}
 	return t, nil
@@ -165,12 +170,8 @@ func runCreate(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(io.err, "dry run: nothing will be changed; sesmtp create would:")
-		for _, step := range plan {
-			fmt.Fprintln(io.out, step)
-		}
-		fmt.Fprintf(io.out, "write the credentials file %s (%s, mode 0600)\n", target.path, target.format)
-		return nil
+		plan = append(plan, fmt.Sprintf("write the credentials file %s (%s, mode 0600)", target.path, target.format))
+		return printPlan(io, format, planOutput{Command: "create", Steps: plan, File: target.path, Format: string(target.format)})
 	}
 	opts := awsOptions(c, io)
 	client, err := iamClient(c.Context, opts)
@@ -241,6 +242,29 @@ type createOutput struct {
 	Format string `json:"format"`
 }
 
+// planOutput is what --dry-run prints: the steps a command would take.
+type planOutput struct {
+	DryRun  bool     `json:"dry_run"`
+	Command string   `json:"command"`
+	Steps   []string `json:"steps"`
+	File    string   `json:"file,omitempty"`
+	Format  string   `json:"format,omitempty"`
+}
+
+// printPlan prints a dry run's plan: a step a line, or with --output json
+// one JSON object.
+func printPlan(io stdio, format string, p planOutput) error {
+	p.DryRun = true
+	if format == outputJSON {
+		return writeJSON(io, p)
+	}
+	fmt.Fprintf(io.err, "dry run: nothing will be changed; sesmtp %s would:\n", p.Command)
+	for _, step := range p.Steps {
+		fmt.Fprintln(io.out, step)
+	}
+	return nil
+}
+
 func writeJSON(io stdio, v any) error {
 	enc := json.NewEncoder(io.out)
 	enc.SetIndent("", "  ")
@@ -269,6 +293,9 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 	regions, err := smtpRegions(c, io, configured)
 	if err != nil {
 		return in, fileTarget{}, "", err
+	}
+	if err := credfile.CheckRegions(target.format, regions); err != nil {
+		return in, fileTarget{}, "", exitcode.UsageError(err)
 	}
 	doc, err := policy.Sender(senderOptions(c))
 	if err != nil {

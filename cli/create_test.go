@@ -18,6 +18,7 @@ import (
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
+	"github.com/sesmtp/sesmtp/verify/smtptest"
 )
 
 const senderPolicyJSON = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}`
@@ -222,7 +223,7 @@ func TestCreateRollbackFailureExits4(t *testing.T) {
 	res := runCLI(t, "", createArgs(e, out, "--user", "mailer", "--region", "eu-west-1")...)
 	assert.Equal(t, exitcode.LeftBehind, res.code, res.stderr)
 	assert.Contains(t, res.stderr, `Left behind: user "mailer"`)
-	assert.Contains(t, res.stderr, "sesmtp delete --user mailer --force --yes")
+	assert.Contains(t, res.stderr, "sesmtp delete --user mailer --any-user --yes")
 	assert.Contains(t, res.stderr, "two access keys per user", "LimitExceeded is explained")
 	u, ok := srv.User("mailer")
 	require.True(t, ok)
@@ -357,7 +358,138 @@ func TestCreateInterruptRollsBack(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "c.csv")
 	res := runCLIContext(t, ctx, "", createArgs(e, out, "--user", "mailer", "--region", "eu-west-1")...)
 	assert.Equal(t, exitcode.Failed, res.code, res.stderr)
-	assert.Contains(t, res.stderr, "rolled back")
+	assert.Regexp(t, `(?i)rolled back`, res.stderr, "one cause or two (PutUserPolicy may be in flight too)")
 	assert.Empty(t, srv.Users())
 	assert.NoFileExists(t, out)
+}
+
+// TestCreateDefaultFileFollowsFormat: with no --out, the file is
+// credentials.<the format's extension>, never env content in a .csv.
+func TestCreateDefaultFileFollowsFormat(t *testing.T) {
+	e := iamtest.Start(t)
+	t.Chdir(t.TempDir())
+	for format, file := range map[string]string{"csv": "credentials.csv", "json": "credentials.json", "env": "credentials.env",
+		"postfix": "credentials.sasl_passwd", "url": "credentials.url"} {
+		t.Run(format, func(t *testing.T) {
+			res := runCLI(t, "", "create", "--endpoint-url", e.URL, "--user", "u-"+format, "--region", "eu-west-1", "--format", format)
+			require.Equal(t, 0, res.code, res.stderr)
+			assert.FileExists(t, file)
+			assert.Contains(t, res.stderr, "credentials:   "+file+" ("+format)
+		})
+	}
+	res := runCLI(t, "", "rotate", "--endpoint-url", e.URL, "--user", "u-env", "--region", "eu-west-1", "--strategy", "key", "--format", "env")
+	assert.Equal(t, exitcode.Usage, res.code, "credentials.env exists: %s", res.stderr)
+	assert.Contains(t, res.stderr, "credentials.env")
+}
+
+// TestCreateConsoleCSV: --format console-csv writes the console's three
+// columns for one region, refuses several regions or the secret key before
+// any call, and verify reads the file back.
+func TestCreateConsoleCSV(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	dir := t.TempDir()
+	for _, tt := range []struct{ args []string }{
+		{[]string{"--region", "eu-west-1,us-east-1"}},
+		{[]string{"--region", "eu-west-1", "--include-secret-key"}},
+	} {
+		res := runCLI(t, "", createArgs(e, filepath.Join(dir, "bad.csv"), append(tt.args, "--user", "target", "--format", "console-csv")...)...)
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "console-csv")
+	}
+	res := runCLI(t, "", append(batchArgs(e, writeFile(t, "m.txt", "a\n"), dir), "--region", "eu-west-1,us-east-1", "--format", "console-csv")...)
+	assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "holds one region")
+	assert.Zero(t, srv.CallCount(""), "nothing attempted")
+
+	out := filepath.Join(dir, "console.csv")
+	res = runCLI(t, "", createArgs(e, out, "--user", "target", "--region", "eu-west-1", "--format", "console-csv")...)
+	require.Equal(t, 0, res.code, res.stderr)
+	u, _ := srv.User("target")
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "IAM User Name,Smtp Username,Smtp Password\n"+
+		fmt.Sprintf("\"target\",%s,%s\n", u.AccessKeys[0].ID, derive.PasswordV4(u.AccessKeys[0].SecretAccessKey, "eu-west-1")), string(got))
+
+	smtp := smtptest.NewServer(t, smtptest.Options{Accept: acceptIAMKeys(srv, "eu-west-1")})
+	res = runCLI(t, "", "verify", "--credentials", out, "--region", "eu-west-1", "--endpoint", smtp.Addr, "--ca-file", smtp.CAFile)
+	assert.Equal(t, 0, res.code, res.stderr)
+	assert.Equal(t, 1, smtp.Accepted())
+}
+
+// TestDryRunJSON: --dry-run --output json prints a JSON plan on stdout for
+// every command that changes IAM, and calls nothing.
+func TestDryRunJSON(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(consoleUser("target"))
+	dir := t.TempDir()
+	tests := map[string][]string{
+		"create": createArgs(e, filepath.Join(dir, "c.csv"), "--user", "new", "--region", "eu-west-1"),
+		"rotate": rotateArgs(e, filepath.Join(dir, "r.csv"), "--strategy", "key"),
+		"batch":  batchArgs(e, writeFile(t, "m.txt", "a\nb\n"), dir),
+	}
+	for name, args := range tests {
+		t.Run(name, func(t *testing.T) {
+			res := runCLI(t, "", append(args, "--dry-run", "--output", "json")...)
+			require.Equal(t, 0, res.code, res.stderr)
+			var plan struct {
+				DryRun  bool     `json:"dry_run"`
+				Command string   `json:"command"`
+				Steps   []string `json:"steps"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(res.stdout), &plan), res.stdout)
+			assert.True(t, plan.DryRun)
+			assert.NotEmpty(t, plan.Command)
+			assert.NotEmpty(t, plan.Steps)
+		})
+	}
+	assert.Zero(t, srv.CallCount(""), "a dry run calls nothing")
+	t.Run("delete", func(t *testing.T) {
+		res := runCLI(t, "", "delete", "--endpoint-url", e.URL, "--user", "target", "--dry-run", "--output", "json")
+		require.Equal(t, 0, res.code, res.stderr)
+		var got provision.DeleteResult
+		require.NoError(t, json.Unmarshal([]byte(res.stdout), &got), res.stdout)
+		assert.True(t, got.DryRun)
+		assert.Contains(t, got.Removed, `user "target"`)
+	})
+}
+
+// TestCreateStopSaysWhy: Ctrl-C and --timeout while a call is in flight
+// each say which happened, with no SDK text, and roll back.
+func TestCreateStopSaysWhy(t *testing.T) {
+	tests := []struct {
+		name      string
+		timeout   string
+		interrupt bool
+		want      string
+		notWant   string
+	}{
+		{"Ctrl-C", "5m", true, "interrupted (Ctrl-C/SIGTERM)", "timed out"},
+		{"--timeout", "300ms", false, "timed out after --timeout 300ms", "interrupted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := iamtest.Start(t)
+			srv := e.Local(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			srv.Inject(iamtest.Fault{Action: "CreateAccessKey", Kind: iamtest.Delay, Delay: time.Minute, Match: func(iamtest.Call) bool {
+				if tt.interrupt {
+					cancel()
+				}
+				return true
+			}})
+			out := filepath.Join(t.TempDir(), "c.csv")
+			res := runCLIContext(t, ctx, "", createArgs(e, out, "--user", "mailer", "--region", "eu-west-1", "--timeout", tt.timeout)...)
+			assert.Equal(t, exitcode.Failed, res.code, res.stderr)
+			assert.Contains(t, res.stderr, "iam:CreateAccessKey for user \"mailer\": "+tt.want)
+			assert.NotContains(t, res.stderr, tt.notWant)
+			for _, noise := range []string{"StatusCode", "RequestID", "canceled", "deadline exceeded", "operation error"} {
+				assert.NotContains(t, res.stderr, noise)
+			}
+			assert.Regexp(t, `(?i)rolled back`, res.stderr)
+			assert.Empty(t, srv.Users())
+		})
+	}
 }

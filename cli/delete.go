@@ -15,7 +15,8 @@ const flagIgnoreMissing = "ignore-missing"
 func deleteCommand(io stdio) *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: flagUser, Usage: "the IAM user to delete (required)"},
-		&cli.BoolFlag{Name: flagForce, Usage: "delete a user that holds more than SMTP credentials (other policies, a console password ...)"},
+		anyUserFlag("delete a user that holds more than SMTP credentials (other policies, a console password ...)"),
+		&cli.BoolFlag{Name: flagForce, Hidden: true, Usage: "old name of --" + flagAnyUser},
 		&cli.BoolFlag{Name: flagYes, Aliases: []string{"y"}, Usage: "do not ask for confirmation (needed when stdin is not a terminal)"},
 		&cli.BoolFlag{Name: flagIgnoreMissing, Usage: "succeed when the user does not exist (for scripts)"},
 		&cli.BoolFlag{Name: flagDryRun, Usage: "list what would be deleted, and delete nothing"},
@@ -24,7 +25,7 @@ func deleteCommand(io stdio) *cli.Command {
 	return &cli.Command{
 		Name:      "delete",
 		Usage:     "delete an SMTP user and everything IAM requires removed first",
-		UsageText: "sesmtp delete --user NAME [--yes] [--force] [--dry-run] [--ignore-missing]",
+		UsageText: "sesmtp delete --user NAME [--yes] [--any-user] [--dry-run] [--ignore-missing]",
 		Description: `Deletes the IAM user and, first, everything IAM requires gone: access keys,
 inline policies, managed policies, group memberships, the console password (login
 profile), signing certificates, SSH public keys, service-specific credentials and MFA
@@ -32,8 +33,8 @@ devices (deactivated; virtual ones deleted).
 
 By default it deletes only a user that looks like an SMTP user: one holding only SES
 sending policies or SES sending groups and access keys (and, if it has keys, at least one
-of those or sesmtp's tag). Anything else is refused with exit 2 and listed; --force
-deletes it anyway.
+of those or sesmtp's tag). Anything else is refused with exit 2 and listed; --any-user
+deletes it anyway ('sesmtp rotate' refuses and overrides the same way).
 
 It asks for confirmation on a terminal; scripts pass --yes. Running it again after a
 partial failure finishes the job.
@@ -70,7 +71,7 @@ func runDelete(c *cli.Context, io stdio) error {
 	ctx, cancel := withTimeout(c)
 	defer cancel()
 	res, err := provision.Delete(ctx, client, provision.DeleteInput{
-		UserName: user, Force: c.Bool(flagForce), IgnoreMissing: c.Bool(flagIgnoreMissing), DryRun: c.Bool(flagDryRun), Confirm: ask,
+		UserName: user, Force: anyUser(c, io), IgnoreMissing: c.Bool(flagIgnoreMissing), DryRun: c.Bool(flagDryRun), Confirm: ask,
 	})
 	if err != nil {
 		return err

@@ -51,8 +51,18 @@ func TestDelete(t *testing.T) {
 			u.ServiceCredentials, u.MFADevices = []string{"ACCA1"}, []string{"arn:aws:iam::123456789012:mfa/target", "GAHT12345678"}
 			u.AttachedPolicies = map[string]string{"arn:aws:iam::aws:policy/ReadOnlyAccess": "ReadOnlyAccess"}
 			e.Server.PutUser(u)
-		}, []string{"--force"}, 0, true, ""},
-		{"missing", func(*testing.T, *iamtest.Endpoint) {}, nil, exitcode.Failed, false, "does not exist"},
+		}, []string{"--any-user"}, 0, true, ""},
+		{"old name --force still works", func(t *testing.T, e *iamtest.Endpoint) {
+			u := consoleUser("target")
+			u.LoginProfile = true
+			e.Server.PutUser(u)
+		}, []string{"--force"}, 0, true, "is now --any-user"},
+		{"refusal names the override", func(t *testing.T, e *iamtest.Endpoint) {
+			u := consoleUser("target")
+			u.LoginProfile = true
+			e.Server.PutUser(u)
+		}, nil, exitcode.Usage, false, "pass --any-user to delete it"},
+		{"missing", func(*testing.T, *iamtest.Endpoint) {}, nil, exitcode.Usage, false, `no IAM user "target": nothing to delete`},
 		{"missing ignored", func(*testing.T, *iamtest.Endpoint) {}, []string{"--ignore-missing"}, 0, false, ""},
 	}
 	for _, tt := range tests {
@@ -98,7 +108,7 @@ func TestDeleteIsIdempotentAfterPartialFailure(t *testing.T) {
 	srv.Inject(iamtest.Fault{Action: "DeleteUser", Kind: iamtest.FailBefore})
 	res := runCLI(t, "", "delete", "--endpoint-url", e.URL, "--user", "target", "--yes")
 	assert.Equal(t, exitcode.LeftBehind, res.code, res.stderr)
-	assert.Contains(t, res.stderr, "sesmtp delete --user target --force --yes")
+	assert.Contains(t, res.stderr, "sesmtp delete --user target --any-user --yes")
 	u, ok := srv.User("target")
 	require.True(t, ok)
 	assert.Empty(t, u.AccessKeys, "what could be removed was")

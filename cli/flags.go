@@ -15,6 +15,7 @@ import (
 	"github.com/sesmtp/sesmtp/awscfg"
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/verify"
 )
 
@@ -34,6 +35,7 @@ const (
 	flagRoleSessionName    = "role-session-name"
 	flagForce              = "force"
 	flagUser               = "user"
+	flagAnyUser            = "any-user"
 	flagFIPS               = "fips"
 	flagOffline            = "offline"
 	envOffline             = "SESMTP_OFFLINE"
@@ -105,10 +107,11 @@ func awsOptions(c *cli.Context, io stdio) awscfg.Options {
 	return opts
 }
 
-// withTimeout applies --timeout to ctx.
+// withTimeout applies --timeout to ctx, with a cause that lets errors say
+// it was the timeout (and not Ctrl-C) that stopped a call.
 func withTimeout(c *cli.Context) (context.Context, context.CancelFunc) {
 	if d := c.Duration(flagTimeout); d > 0 {
-		return context.WithTimeout(c.Context, d)
+		return context.WithTimeoutCause(c.Context, d, &provision.TimeoutError{After: d})
 	}
 	return context.WithCancel(c.Context)
 }
@@ -220,3 +223,19 @@ func iamClient(ctx context.Context, opts awscfg.Options) (*iam.Client, error) {
 }
 
 const noCredentialsHint = "no usable AWS credentials: set AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+
+// anyUserFlag is --any-user, the override of delete and rotate for a user
+// that holds more than SMTP credentials.
+func anyUserFlag(usage string) cli.Flag {
+	return &cli.BoolFlag{Name: flagAnyUser, Usage: usage}
+}
+
+// anyUser reads --any-user and, for delete, its old name --force, with a
+// note that the name changed.
+func anyUser(c *cli.Context, io stdio) bool {
+	if c.Command.Name == "delete" && c.Bool(flagForce) {
+		fmt.Fprintf(io.err, "note: delete's --%s is now --%s (the same override as rotate's)\n", flagForce, flagAnyUser)
+		return true
+	}
+	return c.Bool(flagAnyUser)
+}

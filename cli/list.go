@@ -23,7 +23,7 @@ const (
 func listCommand(io stdio) *cli.Command {
 	flags := []cli.Flag{
 		&cli.BoolFlag{Name: flagAllUsers, Usage: "list every IAM user, not only SMTP users"},
-		&cli.StringFlag{Name: flagOlderThan, Usage: "only keys older than this: 90d, 12w or a Go duration such as 2160h"},
+		&cli.StringFlag{Name: flagOlderThan, Usage: "only keys older than this: whole days (90d), weeks (12w) or hours (2160h); m (minutes? months?) is refused"},
 		&cli.StringFlag{Name: flagPathPrefix, Usage: "only users under this IAM path, e.g. /smtp/"},
 		&cli.IntFlag{Name: flagConcurrency, Value: provision.DefaultListConcurrency, Usage: "users inspected at once"},
 		outputFlag(),
@@ -38,7 +38,8 @@ AWSSESSendingGroupDoNotRename (--all-users shows every user). For each: when it 
 created, how it was recognised, and each access key's id, status, age in days, and when,
 where and for what it was last used (iam:GetAccessKeyLastUsed).
 
---older-than finds keys due for rotation; it exits 0 either way (the list is the answer).
+--older-than finds keys due for rotation; it takes whole days (90d), weeks (12w) or hours
+(2160h), not m (minutes or months?). It exits 0 either way (the list is the answer).
 Users are inspected --concurrency at a time, so large accounts do not take one round
 trip after another.
 
@@ -51,22 +52,25 @@ EXAMPLES:
 	}
 }
 
-// parseAge reads 90d, 12w or a Go duration.
+// ageUnits are the units --older-than takes: whole days, weeks or hours.
+// "m" is refused: minutes to Go, months to many people.
+var ageUnits = map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "h": time.Hour}
+
+// parseAge reads a whole number of days (90d), weeks (12w) or hours (2160h).
 func parseAge(s string) (time.Duration, error) {
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.Atoi(n)
-			if err != nil || v < 0 {
-				return 0, fmt.Errorf("--older-than %q: want a number of days (90d), weeks (12w) or a duration (2160h)", s)
-			}
-			return time.Duration(v) * unit, nil
-		}
+	want := fmt.Errorf("--older-than %q: want a whole number of days (90d), weeks (12w) or hours (2160h)", s)
+	if len(s) < 2 {
+		return 0, want
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("--older-than %q: want a number of days (90d), weeks (12w) or a duration (2160h)", s)
+	n, unit := s[:len(s)-1], s[len(s)-1:]
+	if unit == "m" || unit == "M" {
+		return 0, fmt.Errorf("%w; m could mean minutes or months, so it is not accepted", want)
 	}
-	return d, nil
+	v, err := strconv.Atoi(n)
+	if ageUnits[unit] == 0 || err != nil || v < 0 || strings.HasPrefix(n, "+") {
+		return 0, want
+	}
+	return time.Duration(v) * ageUnits[unit], nil
 }
 
 func runList(c *cli.Context, io stdio) error {
@@ -96,6 +100,7 @@ func runList(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
+	listed := len(users)
 	if c.IsSet(flagOlderThan) {
 		users = provision.KeysOlderThan(users, olderThan, now)
 	}
@@ -105,14 +110,30 @@ func runList(c *cli.Context, io stdio) error {
 		}
 		return writeJSON(io, users)
 	}
+	if len(users) == 0 {
+		printNoneFound(c, io, listed)
+		return nil
+	}
 	return printUserTable(io, users)
 }
 
-func printUserTable(io stdio, users []provision.ListedUser) error {
-	if len(users) == 0 {
-		fmt.Fprintln(io.err, "no SMTP users found")
-		return nil
+// printNoneFound says on stderr why the listing is empty.
+func printNoneFound(c *cli.Context, io stdio, listed int) {
+	kind := "SMTP users"
+	if c.Bool(flagAllUsers) {
+		kind = "users"
 	}
+	if listed > 0 && c.IsSet(flagOlderThan) {
+		if listed == 1 {
+			kind = strings.TrimSuffix(kind, "s")
+		}
+		fmt.Fprintf(io.err, "no keys older than %s (%d %s)\n", c.String(flagOlderThan), listed, kind)
+		return
+	}
+	fmt.Fprintf(io.err, "no %s found\n", kind)
+}
+
+func printUserTable(io stdio, users []provision.ListedUser) error {
 	w := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "USER\tCREATED\tRECOGNISED BY\tACCESS KEY\tSTATUS\tAGE (DAYS)\tLAST USED")
 	for _, u := range users {

@@ -93,8 +93,29 @@ func TestParseAge(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, got, in)
 	}
-	for _, bad := range []string{"", "d", "-1d", "ninety"} {
+	for _, bad := range []string{"", "d", "-1d", "ninety", "3m", "90", "1h30m", "2160h0m", "90s", "1.5d", "3M", "1y"} {
 		_, err := parseAge(bad)
-		assert.Error(t, err, bad)
+		assert.ErrorContains(t, err, "days (90d), weeks (12w) or hours (2160h)", bad)
 	}
+	_, err := parseAge("3m")
+	assert.ErrorContains(t, err, "minutes or months")
+}
+
+// TestListOlderThanNoMatch: an empty answer says what was looked for and
+// how many SMTP users there are, not that there are none.
+func TestListOlderThanNoMatch(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	u := consoleUser("fresh1")
+	u.AccessKeys[0].Created = fixedNow.Add(-time.Hour)
+	srv.PutUser(u)
+	u = consoleUser("fresh2")
+	u.AccessKeys[0].Created = fixedNow.Add(-time.Hour)
+	srv.PutUser(u)
+	res := runCLI(t, "", "list", "--endpoint-url", e.URL, "--older-than", "90d")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Empty(t, res.stdout)
+	assert.Contains(t, res.stderr, "no keys older than 90d (2 SMTP users)")
+	res = runCLI(t, "", "list", "--endpoint-url", e.URL, "--older-than", "90d", "--all-users")
+	assert.Contains(t, res.stderr, "no keys older than 90d (2 users)")
 }

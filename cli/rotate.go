@@ -16,7 +16,6 @@ const (
 	flagStrategy      = "strategy"
 	flagReplaceOldest = "replace-oldest"
 	flagDeactivateOld = "deactivate-old"
-	flagAnyUser       = "any-user"
 )
 
 func rotateCommand(io stdio) *cli.Command {
@@ -29,7 +28,7 @@ func rotateCommand(io stdio) *cli.Command {
 		offlineFlag(),
 		&cli.BoolFlag{Name: flagReplaceOldest, Usage: "key: if the user already has two keys, delete the older one first"},
 		&cli.BoolFlag{Name: flagDeactivateOld, Usage: "key: deactivate the old key instead of deleting it (a grace period; delete it later)"},
-		&cli.BoolFlag{Name: flagAnyUser, Usage: "recreate: rotate a user that holds more than SMTP credentials"},
+		anyUserFlag("rotate a user that holds more than SMTP credentials (other policies, a console password ...)"),
 		&cli.BoolFlag{Name: flagYes, Aliases: []string{"y"}, Usage: "recreate: do not ask for confirmation (needed when stdin is not a terminal)"},
 		&cli.BoolFlag{Name: flagDryRun, Usage: "print the IAM calls the rotation would make, and change nothing"},
 	}
@@ -54,11 +53,15 @@ a grace period). IAM allows two keys per user: at two already, sesmtp refuses un
 --replace-oldest. If anything fails before the old key goes, the new key is deleted and
 the old one keeps working.
 
+Both strategies first read the user and refuse, with exit 2 and nothing changed, a user
+that does not exist or does not look like an SMTP user (the test 'sesmtp delete'
+applies: a key for an administrator is not SMTP credentials); --any-user overrides.
+
 File options are create's: --out, --format, --force, --include-secret-key.
 
 EXAMPLES:
    sesmtp rotate --user billing-mailer --strategy key --region eu-west-1 --out billing.csv
-   sesmtp rotate --user billing-mailer --strategy key --deactivate-old --format env --out billing.env
+   sesmtp rotate --user billing-mailer --strategy key --deactivate-old --region eu-west-1 --format env --out billing.env
    sesmtp rotate --user legacy-sender --region us-east-1 --yes`,
 		Flags:  append(flags, awsFlags()...),
 		Action: func(c *cli.Context) error { return runRotate(c, io) },
@@ -75,22 +78,13 @@ func runRotate(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(io.err, "dry run: nothing will be changed; sesmtp rotate --strategy %s would:\n", in.Strategy)
-		for _, step := range plan {
-			fmt.Fprintln(io.out, step)
-		}
-		fmt.Fprintf(io.out, "the credentials file: %s (%s, mode 0600)\n", target.path, target.format)
-		return nil
+		plan = append(plan, fmt.Sprintf("the credentials file: %s (%s, mode 0600)", target.path, target.format))
+		return printPlan(io, format, planOutput{Command: "rotate --strategy " + in.Strategy, Steps: plan, File: target.path, Format: string(target.format)})
 	}
-	var ask func([]string) bool
 	if in.Strategy == provision.StrategyRecreate {
-		if ask, err = confirm(c, io, "sesmtp rotate --strategy recreate will delete and recreate:"); err != nil {
+		if in.Confirm, err = confirmRecreate(c, io, in.UserName); err != nil {
 			return err
 		}
-		if ask != nil && !ask([]string{fmt.Sprintf("IAM user %s (its senders fail until they use the new password)", in.UserName)}) {
-			return provision.ErrAborted
-		}
-		fmt.Fprintf(io.err, "warning: senders using %s fail from now until they use the new password (--strategy key avoids that)\n", in.UserName)
 	}
 	client, err := iamClient(c.Context, awsOptions(c, io))
 	if err != nil {
@@ -118,6 +112,22 @@ func runRotate(c *cli.Context, io stdio) error {
 	return nil
 }
 
+// confirmRecreate returns the check Rotate makes once the user is known to
+// be an SMTP user: ask on a terminal (or --yes), then warn.
+func confirmRecreate(c *cli.Context, io stdio, user string) (func() bool, error) {
+	ask, err := confirm(c, io, "sesmtp rotate --strategy recreate will delete and recreate:")
+	if err != nil {
+		return nil, err
+	}
+	return func() bool {
+		if ask != nil && !ask([]string{fmt.Sprintf("IAM user %s (its senders fail until they use the new password)", user)}) {
+			return false
+		}
+		fmt.Fprintf(io.err, "warning: senders using %s fail from now until they use the new password (--strategy key avoids that)\n", user)
+		return true
+	}, nil
+}
+
 func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarget, string, error) {
 	var in provision.RotateInput
 	format, err := outputFormat(c)
@@ -131,9 +141,15 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	if strategy != provision.StrategyRecreate && strategy != provision.StrategyKey {
 		return in, fileTarget{}, "", exitcode.UsageError(fmt.Errorf("--strategy must be recreate or key, not %q", strategy))
 	}
+	if err := checkStrategyFlags(c, strategy); err != nil {
+		return in, fileTarget{}, "", err
+	}
 	target, err := readFileTarget(c)
 	if err != nil {
 		return in, fileTarget{}, "", err
+	}
+	if target.path == credfile.Stdout && format == outputJSON {
+		return in, fileTarget{}, "", exitcode.UsageError(errors.New("--out - and --output json both want stdout; write the file elsewhere"))
 	}
 	configured := ""
 	if len(c.StringSlice(flagRegion)) == 0 {
@@ -145,9 +161,27 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	if err != nil {
 		return in, fileTarget{}, "", err
 	}
+	if err := credfile.CheckRegions(target.format, regions); err != nil {
+		return in, fileTarget{}, "", exitcode.UsageError(err)
+	}
 	in = provision.RotateInput{
 		UserName: c.String(flagUser), Strategy: strategy, Regions: regions, FIPS: c.Bool(flagFIPS),
-		ReplaceOldest: c.Bool(flagReplaceOldest), DeactivateOld: c.Bool(flagDeactivateOld), Force: c.Bool(flagAnyUser),
+		ReplaceOldest: c.Bool(flagReplaceOldest), DeactivateOld: c.Bool(flagDeactivateOld), Force: anyUser(c, io),
 	}
 	return in, target, format, provision.CheckName("user name", in.UserName, provision.MaxUserNameLen)
+}
+
+// checkStrategyFlags refuses flags that mean nothing with strategy.
+func checkStrategyFlags(c *cli.Context, strategy string) error {
+	only := map[string]string{flagReplaceOldest: provision.StrategyKey, flagDeactivateOld: provision.StrategyKey, flagYes: provision.StrategyRecreate}
+	for _, f := range []string{flagReplaceOldest, flagDeactivateOld, flagYes} {
+		if c.IsSet(f) && only[f] != strategy {
+			why := "it changes how the old key is retired"
+			if f == flagYes {
+				why = "key rotation asks nothing: senders keep working"
+			}
+			return exitcode.UsageError(fmt.Errorf("--%s only goes with --strategy %s (%s); this rotation is --strategy %s", f, only[f], why, strategy))
+		}
+	}
+	return nil
 }

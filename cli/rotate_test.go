@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,9 +148,9 @@ func TestRotateDryRun(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--strategy", "key", "--deactivate-old"}, []string{"iam:CreateAccessKey UserName=target\n", "iam:UpdateAccessKey UserName=target Status=Inactive for each old key\n"}},
+		{[]string{"--strategy", "key", "--deactivate-old"}, []string{"stop if it does not exist or holds more than SMTP credentials)\n", "iam:CreateAccessKey UserName=target\n", "iam:UpdateAccessKey UserName=target Status=Inactive for each old key\n"}},
 		{[]string{"--strategy", "key", "--replace-oldest"}, []string{"iam:DeleteAccessKey of the older first", "iam:DeleteAccessKey UserName=target for each old key\n"}},
-		{nil, []string{"then iam:DeleteUser UserName=target", "iam:CreateUser UserName=target with the same path", "stop if it holds more than SMTP credentials"}},
+		{nil, []string{"then iam:DeleteUser UserName=target", "iam:CreateUser UserName=target with the same path", "stop if it does not exist or holds more than SMTP credentials"}},
 	}
 	for _, tt := range tests {
 		res := runCLI(t, "", append(rotateArgs(e, out, "--dry-run"), tt.args...)...)
@@ -161,4 +162,102 @@ func TestRotateDryRun(t *testing.T) {
 	}
 	assert.Zero(t, srv.CallCount(""), "a dry run calls nothing")
 	assert.NoFileExists(t, out)
+}
+
+// TestRotateStrategyFlags refuses, before any call, flags that mean
+// nothing with the strategy chosen.
+func TestRotateStrategyFlags(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(consoleUser("target"))
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--deactivate-old", "--yes"}, "--deactivate-old only goes with --strategy key"},
+		{[]string{"--replace-oldest", "--yes"}, "--replace-oldest only goes with --strategy key"},
+		{[]string{"--strategy", "recreate", "--deactivate-old", "--yes"}, "--deactivate-old only goes with --strategy key"},
+		{[]string{"--strategy", "key", "--yes"}, "--yes only goes with --strategy recreate"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "n.csv"), tt.args...)...)
+			assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+			assert.Contains(t, res.stderr, tt.want)
+			assert.Zero(t, srv.CallCount(""), "nothing attempted")
+		})
+	}
+}
+
+// adminUser is a user no rotation may touch without --any-user: an
+// administrator with a key.
+func adminUser(name string) iamtest.User {
+	return iamtest.User{Name: name, AttachedPolicies: map[string]string{"arn:aws:iam::aws:policy/AdministratorAccess": "AdministratorAccess"},
+		AccessKeys: []iamtest.AccessKey{{ID: "AKIAADMINKEY00000001", SecretAccessKey: "admin-secret", Created: time.Now().Add(-time.Hour)}}}
+}
+
+// TestRotateRefusesNonSMTPUser: both strategies refuse a user that holds
+// more than SMTP credentials, as delete does, naming rotate's override;
+// nothing changes and no "senders fail" warning is printed.
+func TestRotateRefusesNonSMTPUser(t *testing.T) {
+	users := map[string]func() iamtest.User{
+		"admin": func() iamtest.User { return adminUser("target") },
+		"inline star policy": func() iamtest.User {
+			u := consoleUser("target")
+			u.InlinePolicies["admin"] = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+			return u
+		},
+		"plain key user": func() iamtest.User {
+			return iamtest.User{Name: "target", AccessKeys: []iamtest.AccessKey{{ID: "AKIAPLAINKEY00000001", SecretAccessKey: "plain"}}}
+		},
+	}
+	for name, user := range users {
+		for _, strategy := range [][]string{{"--strategy", "key"}, {"--strategy", "recreate", "--yes"}} {
+			t.Run(name+" "+strategy[1], func(t *testing.T) {
+				e := iamtest.Start(t)
+				srv := e.Local(t)
+				srv.PutUser(user())
+				before := snapshot(srv)
+				out := filepath.Join(t.TempDir(), "n.csv")
+				res := runCLI(t, "", rotateArgs(e, out, strategy...)...)
+				assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+				assert.Contains(t, res.stderr, "does not look like an SMTP user")
+				assert.Contains(t, res.stderr, "pass --any-user to rotate it anyway")
+				assert.NotContains(t, res.stderr, "--force")
+				assert.NotContains(t, res.stderr, "fail from now", "no warning before the checks pass")
+				assert.Equal(t, before, snapshot(srv), "nothing changed")
+				assert.NoFileExists(t, out)
+			})
+		}
+	}
+}
+
+func TestRotateAnyUserOverride(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(adminUser("target"))
+	out := filepath.Join(t.TempDir(), "n.csv")
+	res := runCLI(t, "", rotateArgs(e, out, "--strategy", "key", "--any-user")...)
+	require.Equal(t, 0, res.code, res.stderr)
+	u, _ := srv.User("target")
+	require.Len(t, u.AccessKeys, 1)
+	assertFileHoldsKey(t, out, u.AccessKeys[0], "eu-west-1")
+}
+
+// TestRotateMissingUser: a user that does not exist is named plainly, as
+// delete names it, with no SDK text and no warning; exit 2, nothing changed.
+func TestRotateMissingUser(t *testing.T) {
+	for _, strategy := range [][]string{{"--strategy", "key"}, {"--strategy", "recreate", "--yes"}} {
+		t.Run(strategy[1], func(t *testing.T) {
+			e := iamtest.Start(t)
+			args := append([]string{"rotate", "--endpoint-url", e.URL, "--user", "ghost", "--region", "eu-west-1",
+				"--out", filepath.Join(t.TempDir(), "n.csv")}, strategy...)
+			res := runCLI(t, "", args...)
+			assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+			assert.Contains(t, res.stderr, `no IAM user "ghost"`)
+			assert.NotContains(t, res.stderr, "StatusCode")
+			assert.NotContains(t, res.stderr, "RequestID")
+			assert.NotContains(t, res.stderr, "fail from now")
+		})
+	}
 }

@@ -32,6 +32,9 @@ func testCreds() Credentials {
 
 func TestRenderGolden(t *testing.T) {
 	for _, f := range Formats() {
+		if f == ConsoleCSV {
+			continue // one region, no key: TestConsoleCSVGolden
+		}
 		for _, withKey := range []bool{false, true} {
 			name := string(f)
 			if withKey {
@@ -139,4 +142,42 @@ func TestCheckRejects(t *testing.T) {
 		})
 	}
 	assert.NoError(t, Check(Stdout, false))
+}
+
+// firstRegion is testCreds for its first region only.
+func firstRegion() Credentials {
+	c := testCreds()
+	c.Passwords = c.Passwords[:1]
+	return c
+}
+
+// TestConsoleCSVGolden: exactly the file the SES console downloads, three
+// columns with the user name quoted, for tools that parse that file.
+func TestConsoleCSVGolden(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, Render(&buf, ConsoleCSV, firstRegion(), Options{}))
+	golden := filepath.Join("testdata", "console-csv.golden")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), buf.String())
+	assert.Equal(t, "IAM User Name,Smtp Username,Smtp Password\n"+
+		`"ses-smtp-user.20261128-120000",AKIAIOSFODNN7EXAMPLE,BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9`+"\n", buf.String())
+
+	entries, err := Read(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, []Entry{{IAMUser: "ses-smtp-user.20261128-120000", Username: "AKIAIOSFODNN7EXAMPLE",
+		Password: "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9"}}, entries)
+}
+
+func TestConsoleCSVRefuses(t *testing.T) {
+	var buf bytes.Buffer
+	assert.ErrorContains(t, Render(&buf, ConsoleCSV, testCreds(), Options{}), "one region")
+	assert.ErrorContains(t, Render(&buf, ConsoleCSV, firstRegion(), Options{IncludeSecretKey: true}), "no place for the secret access key")
+	assert.Empty(t, buf.String())
+	assert.ErrorContains(t, CheckRegions(ConsoleCSV, []string{"eu-west-1", "us-east-1"}), "one region")
+	assert.NoError(t, CheckRegions(ConsoleCSV, []string{"eu-west-1"}))
+	assert.NoError(t, CheckRegions(CSV, []string{"eu-west-1", "us-east-1"}))
 }

@@ -1,5 +1,7 @@
-// Package credfile renders SMTP credentials in the formats sesmtp writes
-// (csv, json, env, postfix, url), reads them back for verify, and writes
+// Package credfile holds the credentials file formats, their reader and the safe writer.
+//
+// It renders SMTP credentials in the formats sesmtp writes
+// (csv, console-csv, json, env, postfix, url, k8s-secret), reads them back for verify, and writes
 // credentials files safely: 0600, O_EXCL, atomically, never overwritten
 // without being told to.
 package credfile
@@ -26,26 +28,47 @@ const (
 	Env     Format = "env"
 	Postfix Format = "postfix"
 	URL     Format = "url"
+	// K8sSecret is a Kubernetes Secret manifest (k8s.go).
+	K8sSecret Format = "k8s-secret"
+	// ConsoleCSV is exactly the file the SES console downloads: the three
+	// columns of CSVHeader's start and one row, for one region.
+	ConsoleCSV Format = "console-csv"
 )
 
 // Formats lists every Format, the default first.
-func Formats() []Format { return []Format{CSV, JSON, Env, Postfix, URL} }
+func Formats() []Format { return []Format{CSV, JSON, Env, Postfix, URL, K8sSecret, ConsoleCSV} }
 
 // ParseFormat returns the Format named s.
 func ParseFormat(s string) (Format, error) {
 	f := Format(strings.ToLower(s))
 	if !slices.Contains(Formats(), f) {
-		return "", fmt.Errorf("unknown format %q (formats: csv, json, env, postfix, url)", s)
+		return "", fmt.Errorf("unknown format %q (formats: csv, json, env, postfix, url, k8s-secret, console-csv)", s)
 	}
 	return f, nil
 }
 
 // Ext is the file name extension for f.
 func (f Format) Ext() string {
-	if f == Postfix {
+	switch f {
+	case Postfix:
 		return "sasl_passwd"
+	case ConsoleCSV:
+		return "csv"
+	case K8sSecret:
+		return "yaml"
 	}
 	return string(f)
+}
+
+// CheckRegions reports whether f can hold the passwords of regions: the
+// console's file has no region column, so it holds one region only.
+func CheckRegions(f Format, regions []string) error {
+	if f == ConsoleCSV && len(regions) > 1 {
+		return fmt.Errorf("--format console-csv holds one region (the console's file has no region column, and SMTP "+
+			"passwords differ by region); got %d: %s. Pick one --region, or use --format csv for several",
+			len(regions), strings.Join(regions, ", "))
+	}
+	return nil
 }
 
 // CSVHeader is the header row of the CSV format: the console's three
@@ -75,6 +98,10 @@ func Render(w io.Writer, f Format, creds Credentials, opts Options) error {
 		return renderPostfix(w, creds)
 	case URL:
 		return renderURL(w, creds)
+	case K8sSecret:
+		return renderK8sSecret(w, creds, opts)
+	case ConsoleCSV:
+		return renderConsoleCSV(w, creds, opts)
 	}
 	return fmt.Errorf("unknown format %q", f)
 }
@@ -99,6 +126,27 @@ func renderCSV(w io.Writer, creds Credentials, opts Options) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// renderConsoleCSV writes the SES console's download byte for byte: its
+// three-column header, then one row with the IAM user name in quotes. The
+// SES developer guide ("Obtaining Amazon SES SMTP credentials") offers the
+// file but does not print it; the header and quoting are those of the
+// console's credentials.csv as operators publish it.
+func renderConsoleCSV(w io.Writer, creds Credentials, opts Options) error {
+	regions := make([]string, len(creds.Passwords))
+	for i, p := range creds.Passwords {
+		regions[i] = p.Region
+	}
+	if err := CheckRegions(ConsoleCSV, regions); err != nil {
+		return err
+	}
+	if opts.IncludeSecretKey {
+		return fmt.Errorf("--format console-csv has no place for the secret access key (the console's file has three columns)")
+	}
+	_, err := fmt.Fprintf(w, "%s\n\"%s\",%s,%s\n", strings.Join(CSVHeader[:3], ","),
+		strings.ReplaceAll(creds.UserName, `"`, `""`), creds.AccessKeyID, creds.Passwords[0].Password.Reveal())
+	return err
 }
 
 // jsonFile is the JSON format's shape.

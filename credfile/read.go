@@ -35,7 +35,7 @@ type Entry struct {
 const maxFileSize = 1 << 20
 
 // Read parses a credentials file in any format sesmtp writes (csv, json,
-// env, postfix, url), and the SES console's three-column CSV. Errors name
+// env, postfix, url, k8s-secret), and the SES console's three-column CSV. Errors name
 // the line and never quote a value.
 func Read(r io.Reader) ([]Entry, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
@@ -58,10 +58,12 @@ func Read(r io.Reader) ([]Entry, error) {
 		entries, err = readLines(text, parseURL)
 	case text[0] == '[':
 		entries, err = readLines(text, parsePostfix)
+	case isK8sSecret(text):
+		entries, err = readK8sSecret(text)
 	case bytes.Contains(text, []byte("SMTP_USERNAME")):
 		entries, err = readEnv(text)
 	default:
-		return nil, errors.New("not a credentials file sesmtp knows (csv with the console's header, json, env, postfix sasl_passwd or smtp:// url)")
+		return nil, errors.New("not a credentials file sesmtp knows (csv with the console's header, json, env, postfix sasl_passwd, smtp:// url or Kubernetes Secret)")
 	}
 	if err != nil {
 		return nil, err

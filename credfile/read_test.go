@@ -13,6 +13,9 @@ import (
 func TestReadRoundTrip(t *testing.T) {
 	creds := testCreds()
 	for _, f := range Formats() {
+		if f == ConsoleCSV {
+			continue // one region, no region column: TestConsoleCSVGolden reads it back
+		}
 		t.Run(string(f), func(t *testing.T) {
 			var buf bytes.Buffer
 			require.NoError(t, Render(&buf, f, creds, Options{}))

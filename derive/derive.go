@@ -1,4 +1,6 @@
-// Package derive computes Amazon SES SMTP passwords from IAM secret access
+// Package derive holds the SMTP password derivation and the SES regions and endpoints.
+//
+// It computes Amazon SES SMTP passwords from IAM secret access
 // keys and knows the SES SMTP regions and endpoints. It does no I/O.
 package derive
 

@@ -1,4 +1,4 @@
-// Package exitcode defines sesmtp's exit codes and how an error carries one.
+// Package exitcode holds sesmtp's exit codes and how an error carries one.
 package exitcode
 
 import "errors"

@@ -1,4 +1,6 @@
-// Package policy builds the IAM policy documents sesmtp uses: the sender
+// Package policy holds the IAM policy documents sesmtp writes and prints, as structs.
+//
+// It builds the IAM policy documents sesmtp uses: the sender
 // policy an SMTP user needs, and the operator policy a person or role
 // needs to run sesmtp. Documents are structs marshalled with encoding/json.
 package policy
@@ -81,12 +83,41 @@ func Sender(opts SenderOptions) (Document, error) {
 			if a == "" || strings.ContainsAny(a, " \t\r\n\"") {
 				return Document{}, fmt.Errorf("from address %q is empty or has spaces or quotes", a)
 			}
+			if !isFromAddress(a) {
+				return Document{}, fmt.Errorf("from address %q is not an email address (want noreply@example.com, "+
+					"or a pattern with * and ? such as *@example.com)", a)
+			}
 		}
 		st.Condition = map[string]map[string]Strings{
 			"StringLike": {"ses:FromAddress": Strings(slices.Clone(opts.FromAddresses))},
 		}
 	}
 	return Document{Version: Version, Statement: []Statement{st}}, nil
+}
+
+// isFromAddress reports whether a is an address or an address pattern
+// for ses:FromAddress (a StringLike key: * and ? are wildcards): one @, a
+// local part without the characters RFC 5322 reserves, and a domain of
+// dot-separated labels with a dot or a wildcard in it.
+func isFromAddress(a string) bool {
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" || domain == "" || strings.ContainsAny(local, "()<>[]:;@\\,") {
+		return false
+	}
+	for _, r := range local {
+		if r < '!' || r > '~' {
+			return false
+		}
+	}
+	if !strings.ContainsAny(domain, ".*?") {
+		return false
+	}
+	for _, label := range strings.Split(domain, ".") {
+		if label == "" || strings.Trim(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-*?") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // JSON returns d as compact JSON, the form IAM stores.

@@ -39,6 +39,10 @@ func TestSender(t *testing.T) {
 		},
 		{name: "bad arn", opts: SenderOptions{IdentityARNs: []string{"example.com"}}, wantErr: "not an SES identity ARN"},
 		{name: "quote in address", opts: SenderOptions{FromAddresses: []string{`a"@b`}}, wantErr: "spaces or quotes"},
+		{name: "not an address", opts: SenderOptions{FromAddresses: []string{"not-an-address"}}, wantErr: "is not an email address"},
+		{name: "no domain dot", opts: SenderOptions{FromAddresses: []string{"a@localhost"}}, wantErr: "is not an email address"},
+		{name: "empty label", opts: SenderOptions{FromAddresses: []string{"a@example..com"}}, wantErr: "is not an email address"},
+		{name: "angle brackets", opts: SenderOptions{FromAddresses: []string{"<a@example.com>"}}, wantErr: "is not an email address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

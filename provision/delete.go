@@ -16,7 +16,8 @@ import (
 // DeleteInput is what Delete needs.
 type DeleteInput struct {
 	UserName string
-	// Force deletes a user that holds more than an SMTP user does.
+	// Force deletes a user that holds more than an SMTP user does
+	// (AnyUserFlag).
 	Force bool
 	// IgnoreMissing makes a user that does not exist a success.
 	IgnoreMissing bool
@@ -35,20 +36,50 @@ type DeleteResult struct {
 	DryRun   bool     `json:"dry_run,omitempty"`
 }
 
-// NotSMTPUserError refuses to delete a user that holds more than SMTP
-// credentials, without --force.
+// AnyUserFlag is the override of the commands that refuse a user holding
+// more than SMTP credentials (delete and rotate): "go on anyway".
+const AnyUserFlag = "--any-user"
+
+// NotSMTPUserError refuses to delete or rotate a user that holds more than
+// SMTP credentials, without AnyUserFlag.
 type NotSMTPUserError struct {
 	UserName string
 	Found    []string
+	// Command is the refused command: "delete" or "rotate".
+	Command string
 }
 
 func (e *NotSMTPUserError) Error() string {
-	return fmt.Sprintf("IAM user %q does not look like an SMTP user: it has %s. Nothing was deleted; "+
-		"check it is the right user, then pass --force to delete it and all of that", e.UserName, strings.Join(e.Found, ", "))
+	what := "delete it and all of that"
+	if e.Command == "rotate" {
+		what = "rotate it anyway"
+	}
+	return fmt.Sprintf("IAM user %q does not look like an SMTP user: it has %s. Nothing was changed; "+
+		"check it is the right user, then pass %s to %s", e.UserName, strings.Join(e.Found, ", "), AnyUserFlag, what)
 }
 
 // ExitCode implements exitcode.Coder.
 func (e *NotSMTPUserError) ExitCode() int { return exitcode.Usage }
+
+// NoSuchUserError reports that the user a command names does not exist;
+// nothing was changed.
+type NoSuchUserError struct {
+	UserName string
+	// Command is the command that needed it: "delete" or "rotate".
+	Command string
+}
+
+func (e *NoSuchUserError) Error() string {
+	msg := fmt.Sprintf("no IAM user %q: nothing to %s ('sesmtp list --all-users' shows the users)", e.UserName, e.Command)
+	if e.Command == "delete" {
+		msg += "; --ignore-missing makes this a success"
+	}
+	return msg
+}
+
+// ExitCode implements exitcode.Coder: a user that does not exist is bad
+// input, found before anything changed.
+func (e *NoSuchUserError) ExitCode() int { return exitcode.Usage }
 
 // ErrAborted is returned when the operator declines the confirmation.
 var ErrAborted = exitcode.UsageError(errors.New("aborted: nothing was deleted"))
@@ -57,7 +88,8 @@ var ErrAborted = exitcode.UsageError(errors.New("aborted: nothing was deleted"))
 // access keys, inline and managed policies, group memberships, login
 // profile, signing certificates, SSH keys, service-specific credentials and
 // MFA devices. It refuses a user that looks like more than an SMTP user
-// unless in.Force. Running it again after a partial failure finishes the job.
+// unless in.Force (AnyUserFlag). Running it again after a partial failure
+// finishes the job.
 func Delete(ctx context.Context, c IAMAPI, in DeleteInput) (DeleteResult, error) {
 	res := DeleteResult{UserName: in.UserName, DryRun: in.DryRun}
 	if err := CheckName("user name", in.UserName, MaxUserNameLen); err != nil {
@@ -69,13 +101,13 @@ func Delete(ctx context.Context, c IAMAPI, in DeleteInput) (DeleteResult, error)
 		if in.IgnoreMissing {
 			return res, nil
 		}
-		return res, fmt.Errorf("IAM user %q does not exist; nothing to delete (--ignore-missing makes this a success)", in.UserName)
+		return res, &NoSuchUserError{UserName: in.UserName, Command: "delete"}
 	}
 	if err != nil {
 		return res, beforeChange(err)
 	}
 	if found := insp.NotSMTP(); len(found) > 0 && !in.Force {
-		return res, &NotSMTPUserError{UserName: in.UserName, Found: found}
+		return res, &NotSMTPUserError{UserName: in.UserName, Found: found, Command: "delete"}
 	}
 	plan := insp.deletionPlan()
 	if in.DryRun {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -26,7 +27,10 @@ type APIError struct {
 	// Caller is true when the fault lies with the caller's credentials or
 	// permissions rather than with IAM.
 	Caller bool
-	Err    error
+	// Stopped is true when the call was cut short by Ctrl-C or --timeout;
+	// Hint then says which, and the SDK's text is left out.
+	Stopped bool
+	Err     error
 }
 
 func (e *APIError) Error() string {
@@ -35,11 +39,39 @@ func (e *APIError) Error() string {
 	if e.Target != "" {
 		b.WriteString(" " + e.Target)
 	}
+	if e.Stopped {
+		b.WriteString(": " + e.Hint)
+		return b.String()
+	}
 	b.WriteString(": " + strings.TrimSuffix(e.Err.Error(), "."))
 	if e.Hint != "" {
 		b.WriteString("; " + e.Hint)
 	}
 	return b.String()
+}
+
+// TimeoutError is the cause of a context that --timeout ended; the AWS
+// client passes it on with the calls it cut short (awscfg.IAM).
+type TimeoutError struct {
+	After time.Duration
+}
+
+func (e *TimeoutError) Error() string { return fmt.Sprintf("timed out after --timeout %s", e.After) }
+
+// StopReason says why work stopped, if err is (or carries) a context's
+// end: --timeout (with its value when err carries a TimeoutError) or
+// Ctrl-C/SIGTERM; "" otherwise. Pass context.Cause(ctx) for a context.
+func StopReason(err error) string {
+	var timeout *TimeoutError
+	switch {
+	case errors.As(err, &timeout):
+		return timeout.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out (--timeout)"
+	case errors.Is(err, context.Canceled):
+		return "interrupted (Ctrl-C/SIGTERM)"
+	}
+	return ""
 }
 
 // Unwrap returns the SDK's error.
@@ -98,8 +130,8 @@ func awsError(action, target string, err error) error {
 	case "ServiceFailure":
 		e.Hint = "IAM failed internally after retries; run again"
 	}
-	if e.Code == "" && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		e.Hint = "interrupted or timed out (--timeout)"
+	if reason := StopReason(err); e.Code == "" && reason != "" {
+		e.Hint, e.Stopped = reason, true
 	}
 	return e
 }

@@ -1,4 +1,6 @@
-// Package provision runs sesmtp's IAM flows: create, delete, rotate and
+// Package provision holds the IAM flows (create, rotate, delete, list) over IAMAPI.
+//
+// It runs sesmtp's IAM flows: create, delete, rotate and
 // list SMTP users. Each flow either finishes or undoes what it did, and
 // says exactly what it did; rollback and idempotency live here.
 package provision

@@ -101,8 +101,8 @@ func List(ctx context.Context, c IAMAPI, in ListInput) ([]ListedUser, error) {
 			return nil, beforeChange(err)
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err // interrupted before every user was read
+	if ctx.Err() != nil { // stopped before every user was read
+		return nil, fmt.Errorf("list: %s before every user was read", StopReason(context.Cause(ctx)))
 	}
 	var listed []ListedUser
 	for _, u := range out {

@@ -62,6 +62,13 @@ func PlanRotate(in RotateInput) ([]string, error) {
 	}
 	user := "UserName=" + in.UserName
 	derivation := "derive the SMTP password (v4) for " + strings.Join(in.Regions, ", ") + " and write the credentials file"
+	refuse := "stop if it does not exist or holds more than SMTP credentials"
+	if in.Force {
+		refuse = "stop if it does not exist; " + AnyUserFlag + ": go on whatever it holds"
+	}
+	inspect := "read the user's configuration: iam:GetUser, iam:ListUserPolicies, iam:GetUserPolicy, iam:ListGroupsForUser, " +
+		"iam:ListGroupPolicies, iam:GetGroupPolicy, iam:ListAttachedUserPolicies, iam:ListAccessKeys, iam:GetLoginProfile, " +
+		"iam:ListSigningCertificates, iam:ListSSHPublicKeys, iam:ListServiceSpecificCredentials, iam:ListMFADevices (" + refuse + ")"
 	if in.Strategy == StrategyKey {
 		retire := "iam:DeleteAccessKey " + user + " for each old key"
 		if in.DeactivateOld {
@@ -71,16 +78,10 @@ func PlanRotate(in RotateInput) ([]string, error) {
 		if in.ReplaceOldest {
 			first = "iam:ListAccessKeys " + user + " (at two keys: iam:DeleteAccessKey of the older first)"
 		}
-		return []string{first, "iam:CreateAccessKey " + user, derivation, retire}, nil
-	}
-	refuse := "stop if it holds more than SMTP credentials"
-	if in.Force {
-		refuse = "--any-user: go on whatever it holds"
+		return []string{inspect, first, "iam:CreateAccessKey " + user, derivation, retire}, nil
 	}
 	return []string{
-		"read the user's configuration: iam:GetUser, iam:ListUserPolicies, iam:GetUserPolicy, iam:ListGroupsForUser, " +
-			"iam:ListGroupPolicies, iam:GetGroupPolicy, iam:ListAttachedUserPolicies, iam:ListAccessKeys, iam:GetLoginProfile, " +
-			"iam:ListSigningCertificates, iam:ListSSHPublicKeys, iam:ListServiceSpecificCredentials, iam:ListMFADevices (" + refuse + ")",
+		inspect,
 		"delete it as sesmtp delete does: its keys, policies, group memberships and other credentials, then iam:DeleteUser " + user,
 		"iam:CreateUser " + user + " with the same path, tags (a new " + TagRunID + ") and permissions boundary",
 		"iam:PutUserPolicy and iam:AddUserToGroup for the inline policies and groups it had",

@@ -82,7 +82,7 @@ func (e *LeftBehindError) ExitCode() int { return exitcode.LeftBehind }
 
 // DeleteCommand is the sesmtp command that removes user and all it holds.
 func DeleteCommand(user string) string {
-	return fmt.Sprintf("sesmtp delete --user %s --force --yes", user)
+	return fmt.Sprintf("sesmtp delete --user %s %s --yes", user, AnyUserFlag)
 }
 
 // rollback undoes what the run created, with a fresh context so that it

@@ -47,8 +47,12 @@ type RotateInput struct {
 	// DeactivateOld (key strategy) keeps old keys, inactive, for a grace
 	// period instead of deleting them.
 	DeactivateOld bool
-	// Force (recreate) recreates a user that holds more than an SMTP user.
+	// Force rotates a user that holds more than an SMTP user (AnyUserFlag);
+	// without it both strategies refuse one, as Delete does.
 	Force bool
+	// Confirm, if set, is called once the user is found to exist and to be
+	// an SMTP user, before anything changes; false aborts with nothing changed.
+	Confirm func() bool
 }
 
 // RotateResult says what Rotate did. It holds no secret.
@@ -80,13 +84,37 @@ func Rotate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error)
 	if len(in.Regions) == 0 {
 		return RotateResult{}, errNoRegions
 	}
-	switch in.Strategy {
-	case StrategyKey:
-		return rotateKey(ctx, c, in)
-	case StrategyRecreate, "":
-		return recreate(ctx, c, in)
+	if in.Strategy != StrategyKey && in.Strategy != StrategyRecreate && in.Strategy != "" {
+		return RotateResult{}, exitcode.UsageError(fmt.Errorf("unknown strategy %q: use %s or %s", in.Strategy, StrategyRecreate, StrategyKey))
 	}
-	return RotateResult{}, exitcode.UsageError(fmt.Errorf("unknown strategy %q: use %s or %s", in.Strategy, StrategyRecreate, StrategyKey))
+	insp, err := checkRotatable(ctx, c, in)
+	if err != nil {
+		return RotateResult{UserName: in.UserName, Strategy: in.Strategy, Regions: in.Regions}, err
+	}
+	if in.Strategy == StrategyKey {
+		return rotateKey(ctx, c, in)
+	}
+	return recreate(ctx, c, in, insp)
+}
+
+// checkRotatable inspects the user before any change: it must exist and,
+// unless in.Force, look like an SMTP user (a key for an administrator is
+// not SMTP credentials); then in.Confirm is asked.
+func checkRotatable(ctx context.Context, c IAMAPI, in RotateInput) (Inspection, error) {
+	insp, err := Inspect(ctx, c, in.UserName)
+	if isNoSuchEntity(err) {
+		return insp, &NoSuchUserError{UserName: in.UserName, Command: "rotate"}
+	}
+	if err != nil {
+		return insp, beforeChange(err)
+	}
+	if found := insp.NotSMTP(); len(found) > 0 && !in.Force {
+		return insp, &NotSMTPUserError{UserName: in.UserName, Found: found, Command: "rotate"}
+	}
+	if in.Confirm != nil && !in.Confirm() {
+		return insp, ErrAborted
+	}
+	return insp, nil
 }
 
 // TooManyKeysError refuses a key rotation for a user that already has the
@@ -275,15 +303,8 @@ func (e *RecreateError) Unwrap() error { return e.Err }
 // ExitCode implements exitcode.Coder.
 func (e *RecreateError) ExitCode() int { return exitcode.LeftBehind }
 
-func recreate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error) {
+func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyRecreate, Regions: in.Regions, OldKeys: "deleted"}
-	insp, err := Inspect(ctx, c, in.UserName)
-	if err != nil {
-		return res, beforeChange(err)
-	}
-	if found := insp.NotSMTP(); len(found) > 0 && !in.Force {
-		return res, &NotSMTPUserError{UserName: in.UserName, Found: found}
-	}
 	saved := saveConfig(insp)
 	res.Saved = &saved
 	for _, k := range insp.AccessKeys {

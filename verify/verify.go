@@ -1,4 +1,6 @@
-// Package verify proves that SMTP credentials authenticate against an SES
+// Package verify holds the SMTP AUTH check of credentials; it never sends mail.
+//
+// It proves that SMTP credentials authenticate against an SES
 // SMTP endpoint: it connects, upgrades to TLS, runs AUTH and QUITs. It
 // never sends MAIL FROM, so it never sends mail.
 package verify

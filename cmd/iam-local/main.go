@@ -1,5 +1,6 @@
-// Command iam-local serves a local IAM endpoint (package iamtest) for demos
-// and manual testing. It accepts AWS's documented example credentials
+// Command iam-local serves the local IAM endpoint (package iamtest) on a port.
+//
+// It is for demos and manual testing. It accepts AWS's documented example credentials
 // (AKIAIOSFODNN7EXAMPLE) and keeps its state in memory until it stops.
 //
 //	make build && bin/iam-local --port 4599

@@ -1,5 +1,6 @@
-// Command smtp-local serves a local SES-like SMTP endpoint (package
-// smtptest) for demos and rehearsals: STARTTLS or implicit TLS with a CA
+// Command smtp-local serves the local SES-like SMTP endpoint (smtptest) on a port.
+//
+// It serves it for demos and rehearsals: STARTTLS or implicit TLS with a CA
 // it generates and writes to a file, AUTH PLAIN and LOGIN accepted only
 // for the v4 password of an active key that a local IAM endpoint
 // (iam-local) issued, SES's reply codes, and one log line per connection

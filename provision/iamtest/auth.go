@@ -95,10 +95,15 @@ func (s *Server) callerFor(id string) (Caller, bool) {
 }
 
 // serviceOf names the service an action belongs to: STS's AssumeRole is
-// served here too, for role-assumption tests.
+// served here too, for role-assumption tests, and the store actions
+// ("secretsmanager:CreateSecret", "ssm:PutParameter") are signed for their
+// service.
 func serviceOf(action string) string {
 	if action == "AssumeRole" {
 		return "sts"
+	}
+	if service, _, ok := strings.Cut(action, ":"); ok {
+		return service
 	}
 	return "iam"
 }

@@ -42,7 +42,9 @@ func (k FaultKind) String() string {
 
 // Fault is a rule for injecting a failure.
 type Fault struct {
-	// Action is the IAM action it applies to ("" for every action).
+	// Action is the action it applies to ("" for every action): an IAM
+	// action by its bare name ("CreateUser"), a store action with its
+	// service prefix ("secretsmanager:CreateSecret", "ssm:PutParameter").
 	Action string
 	// Nth is the 1-based number, counted from when the rule was added, of the
 	// first matching call it applies to; 0
@@ -147,10 +149,13 @@ var faultErrors = map[string]apiError{
 
 // Call is one request the server answered.
 type Call struct {
-	// Action is the IAM action.
+	// Action is the IAM action ("CreateUser"), or a store action with its
+	// service prefix ("secretsmanager:CreateSecret", "ssm:PutParameter").
 	Action string
 	// UserName is the request's UserName parameter, if any.
 	UserName string
+	// Resource is the secret or parameter a store action is about.
+	Resource string
 	// Caller is the user name of the caller, "" if authentication failed.
 	Caller string
 	// Outcome is "ok", the error code answered, "dropped", "canceled", or

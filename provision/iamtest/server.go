@@ -1,11 +1,15 @@
-// Package iamtest runs a local IAM endpoint for tests and demos, in the
+// Package iamtest holds the local IAM endpoint the tests, the demo and iam-local use.
+//
+// It runs a local IAM endpoint for tests and demos, in the
 // spirit of net/http/httptest. It speaks the IAM Query API over HTTP
 // (form-encoded POST in, XML out, IAM's error codes and HTTP statuses) so
 // that tests drive the real aws-sdk-go-v2 IAM client end to end. It
 // verifies each request's SigV4 signature against the caller's secret,
 // authorizes it by evaluating the caller's IAM policies as AWS does,
 // injects faults, logs calls and exposes its state to tests. It also
-// answers sts:AssumeRole.
+// answers sts:AssumeRole, and the Secrets Manager and SSM Parameter Store
+// calls package store makes (AWS JSON 1.1 protocol: jsonproto.go,
+// secretsmanager.go, ssm.go).
 package iamtest
 
 import (
@@ -100,6 +104,7 @@ type Server struct {
 	mu      sync.Mutex // guards callers, state and calls
 	callers map[string]Caller
 	state   *state
+	stores  storeState // Secrets Manager and SSM (secretsmanager.go, ssm.go)
 	calls   []Call
 
 	// faultMu guards faults; it is apart from mu so that a Fault's Match
@@ -142,10 +147,15 @@ func (s *Server) Close() {
 	}
 }
 
-// ServeHTTP answers one IAM Query API request.
+// ServeHTTP answers one IAM Query API request, or a Secrets Manager or
+// SSM request in the JSON protocol (X-Amz-Target set; jsonproto.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == SMTPAuthPath {
 		s.serveSMTPAuth(w, r) // smtp-local's check; see smtpauth.go
+		return
+	}
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		s.serveJSON(w, r, target)
 		return
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {

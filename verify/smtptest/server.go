@@ -1,4 +1,6 @@
-// Package smtptest runs an SMTP server on 127.0.0.1 that behaves as an SES
+// Package smtptest holds a local SES-like SMTP server, for tests and smtp-local.
+//
+// It runs an SMTP server on 127.0.0.1 that behaves as an SES
 // SMTP endpoint does for authentication: TLS (STARTTLS or implicit) with a
 // CA it generates, AUTH PLAIN and LOGIN, SES's reply codes, and scripted
 // answers. Tests use it through NewServer; cmd/smtp-local serves it with

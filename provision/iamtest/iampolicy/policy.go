@@ -1,4 +1,6 @@
-// Package iampolicy evaluates IAM identity-based policies and permissions
+// Package iampolicy holds iamtest's IAM policy evaluator (pure, no I/O).
+//
+// It evaluates IAM identity-based policies and permissions
 // boundaries the way AWS documents it, for the local IAM endpoint in
 // package iamtest. It is pure: no I/O, no clock, no global state.
 //
