@@ -227,7 +227,7 @@ func TestCreateVerifyChecksPermission(t *testing.T) {
 			wantStderr: []string{"check the new user's send permission: IAM user target", "an explicit deny, by inline user policy AmazonSesSendingAccess", "Rolled back: nothing was left changed"}},
 		{name: "implicit deny mid-way, retried", breakWith: sendEmailOnly, args: []string{"--verify-wait", "1s", "--retry-interval", "100ms"}, code: exitcode.Rejected,
 			wantStderr: []string{"verify: permission: attempt 1: IAM says implicitDeny", "an implicit deny: no policy of the user or its groups allows it", "Rolled back"}},
-		{name: "boundary without SES", boundary: iamOnlyJSON, code: exitcode.Rejected, args: []string{"--verify-wait", "0s"},
+		{name: "boundary without SES, at once", boundary: iamOnlyJSON, code: exitcode.Rejected,
 			wantStderr: []string{"its permissions boundary does not allow it", "Check --permissions-boundary", "Rolled back"}},
 	}
 	for _, tt := range tests {
@@ -307,13 +307,13 @@ func TestBatchVerifyChecksPermission(t *testing.T) {
 	})
 }
 
-// TestRotateVerifyReportsDenial: rotate keeps the user's policies, so a
-// denial is a warning, not a rollback of the new key.
+// TestRotateVerifyReportsDenial: rotate keeps the user's policies and
+// boundary, so a denial is a warning, not a rollback of the new key.
 func TestRotateVerifyReportsDenial(t *testing.T) {
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	u := consoleUser("target")
-	u.InlinePolicies["Quarantine"] = denySendJSON
+	u.PermissionsBoundary = srv.PutPolicy("/", "IAMOnly", iamOnlyJSON) // a boundary without SES
 	srv.PutUser(u)
 	oldKey := u.AccessKeys[0].ID
 	smtp := smtptest.NewServer(t, smtptest.Options{Accept: acceptIAMKeys(srv, "eu-west-1")})

@@ -68,7 +68,8 @@ If your AWS identity may not call the simulator, a warning says the check could 
 
 With --wait, rejections (535, e.g. a key IAM has not propagated yet) and SES's temporary
 answers (421, 451, 454: SES asks clients to retry 4xx) are retried until the time is up,
-and so is an implicit deny of the permission check (a policy changed moments ago).
+and so is an implicit deny of the permission check that no policy explains (a policy
+changed moments ago may not be visible to IAM's simulator yet).
 535 "Signature Version 2 is deprecated" and 535 "Account not subscribed to SES" are final.
 
 Exit 0: accepted (and, with --check-permission, IAM allows sending or says it depends on

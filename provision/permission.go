@@ -70,9 +70,10 @@ type PermissionOptions struct {
 	// IdentityARNs are the SES identities to simulate sending through
 	// (ResourceArns); none simulates "*".
 	IdentityARNs []string
-	// Wait retries an implicit deny until this long has passed: IAM is
-	// eventually consistent, and a policy put moments ago may not be
-	// visible to the simulator yet. An explicit deny is final.
+	// Wait retries an implicit deny that no policy explains (nothing
+	// allowed, no boundary or SCP said no) until this long has passed: IAM
+	// is eventually consistent, and a policy put moments ago may not be
+	// visible to the simulator yet. Other denials are final.
 	Wait time.Duration
 	// RetryInterval is the first pause between retries (default 2 s).
 	RetryInterval time.Duration
@@ -135,7 +136,7 @@ const UserSourceLookup = "iam:GetAccessKeyLastUsed"
 
 // CheckSendPermission asks IAM whether user (or, if "", the owner of
 // opts.AccessKeyID) may call ses:SendRawEmail, as SES will ask when mail
-// is sent. An implicit deny is retried within opts.Wait. A denied verdict
+// is sent. An implicit deny nothing explains is retried within opts.Wait. A denied verdict
 // is a result, not an error: Err turns it into one.
 func CheckSendPermission(ctx context.Context, c PermissionAPI, user string, opts PermissionOptions) (PermissionResult, error) {
 	res := PermissionResult{UserName: user, UserSource: "given", AccessKeyID: opts.AccessKeyID, Action: policy.SendAction,
@@ -202,7 +203,7 @@ func simulateUntil(ctx context.Context, c PermissionAPI, res PermissionResult, o
 		out, err := simulateSend(ctx, c, res, opts)
 		out.Attempts = attempt
 		left := time.Until(deadline)
-		if err != nil || out.Verdict != VerdictDenied || out.Decision == DecisionExplicitDeny || left <= 0 {
+		if err != nil || !out.mayBePropagating() || left <= 0 {
 			return out, err
 		}
 		pause := min(interval/2+rand.N(interval/2+1), left)
@@ -217,6 +218,22 @@ func simulateUntil(ctx context.Context, c PermissionAPI, res PermissionResult, o
 		}
 		interval = min(2*interval, maxPermissionRetry)
 	}
+}
+
+// mayBePropagating reports whether a denial looks like a policy IAM has
+// not propagated yet: an implicit deny where no statement allowed and
+// neither the boundary nor the SCPs said no. A denial they explain, or an
+// explicit one, does not change with waiting.
+func (r PermissionResult) mayBePropagating() bool {
+	if r.Verdict != VerdictDenied || r.Decision != DecisionImplicitDeny {
+		return false
+	}
+	for _, d := range r.denied() {
+		if len(d.Matched) > 0 || (d.BoundaryAllows != nil && !*d.BoundaryAllows) || (d.OrganizationsAllow != nil && !*d.OrganizationsAllow) {
+			return false
+		}
+	}
+	return true
 }
 
 // simulateSend runs one simulation of ses:SendRawEmail for res's user.

@@ -250,3 +250,18 @@ func TestCheckSendPermissionAnswers(t *testing.T) {
 	assert.Contains(t, res.Err().Error(), "identity/other.test")
 	assert.NotContains(t, res.Err().Error(), identity, "only the denied resource is listed")
 }
+
+// TestCheckSendPermissionExplainedDenialIsFinal: a denial the boundary
+// explains does not change with waiting, so it is not retried.
+func TestCheckSendPermissionExplainedDenialIsFinal(t *testing.T) {
+	e := iamtest.Start(t)
+	srv, c := e.Local(t), e.Client()
+	srv.PutUser(iamtest.User{Name: "bounded", PermissionsBoundary: srv.PutPolicy("/", "IAMOnly", iamOnly),
+		InlinePolicies: map[string]string{provision.DefaultPolicyName: senderPolicy(t, policy.SenderOptions{})}})
+	start := time.Now()
+	res, err := provision.CheckSendPermission(t.Context(), c, "bounded", provision.PermissionOptions{Wait: time.Minute})
+	require.NoError(t, err)
+	assert.Equal(t, provision.VerdictDenied, res.Verdict)
+	assert.Equal(t, 1, res.Attempts)
+	assert.Less(t, time.Since(start), 30*time.Second, "not retried for the whole wait")
+}
