@@ -99,7 +99,7 @@ EXIT CODES:
    0  done
    1  failed, nothing left changed
    2  bad usage or input, nothing attempted
-   3  SMTP credentials rejected (verify)
+   3  SMTP credentials rejected, or IAM denies their user ses:SendRawEmail (verify, --verify)
    4  failed and left something behind; the message lists it and the command that removes it`
 
 // newApp builds the CLI. It holds no state beyond io.

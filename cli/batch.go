@@ -54,7 +54,7 @@ func runBatch(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
-	if opts.Verify, err = verifyHook(c, io); err != nil {
+	if opts.Verify, err = verifyHook(c, io, client, manifestNarrowing(opts.Senders)); err != nil {
 		return err
 	}
 	// Ctrl-C (c.Context) stops new senders; --timeout bounds the run.

@@ -185,7 +185,7 @@ func runCreate(c *cli.Context, io stdio) error {
 	defer cancel()
 	in.Deliver = func(_ context.Context, creds credfile.Credentials) error { return target.deliver(io, creds) }
 	in.Retract = target.retract
-	if in.Verify, err = verifyHook(c, io); err != nil {
+	if in.Verify, err = verifyHook(c, io, client, createdWith(c)); err != nil {
 		return err
 	}
 	if err := recoverPending(ctx, io, client, target.path); err != nil {

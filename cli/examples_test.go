@@ -90,6 +90,7 @@ var exampleUsers = map[string][]string{
 	"README.md": {"old-sender"},
 	"rotate.md": {"billing-mailer", "legacy-sender"},
 	"delete.md": {"billing-mailer", "old-sender"},
+	"verify.md": {"billing-mailer"}, // verify --permission-only asks IAM only
 }
 
 // exampleSkip says why an example cannot run here, or "".
@@ -97,7 +98,7 @@ func exampleSkip(cmd string) string {
 	switch {
 	case strings.Contains(cmd, "smtp.addr"):
 		return "a step of the smtp-local rehearsal: needs the bin/iam-local and bin/smtp-local the block's first lines start (make demo runs this flow)"
-	case strings.HasPrefix(cmd, "sesmtp verify ") || strings.Contains(cmd, " sesmtp verify "):
+	case (strings.HasPrefix(cmd, "sesmtp verify ") || strings.Contains(cmd, " sesmtp verify ")) && !strings.Contains(cmd, "--permission-only"):
 		return "verify connects to the real SES endpoint of the file's region; nothing points it at a local one without --endpoint"
 	case strings.Contains(cmd, "--role-arn"):
 		return "assumes a role in other accounts: needs an STS endpoint, which the tests do not have"

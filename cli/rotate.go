@@ -95,7 +95,7 @@ func runRotate(c *cli.Context, io stdio) error {
 	defer cancel()
 	in.Deliver = func(_ context.Context, creds credfile.Credentials) error { return target.deliver(io, creds) }
 	in.Retract = target.retract
-	if in.Verify, err = verifyHook(c, io); err != nil {
+	if in.Verify, err = verifyHook(c, io, client, nil); err != nil {
 		return err
 	}
 	res, err := provision.Rotate(ctx, client, in)

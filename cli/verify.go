@@ -16,6 +16,7 @@ import (
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/verify"
 )
 
@@ -39,9 +40,11 @@ const (
 
 func verifyCommand(io stdio) *cli.Command {
 	return &cli.Command{
-		Name:      "verify",
-		Usage:     "prove SMTP credentials authenticate against the SES SMTP endpoint, without sending mail",
-		UsageText: "sesmtp verify [--credentials FILE] [--region R] [--wait 2m] [--endpoint HOST:PORT] [--tls starttls|implicit]",
+		Name:  "verify",
+		Usage: "prove SMTP credentials authenticate against the SES SMTP endpoint (and, with --check-permission, that IAM lets their user send), without sending mail",
+		UsageText: "sesmtp verify [--credentials FILE] [--region R] [--wait 2m] [--endpoint HOST:PORT] [--tls starttls|implicit]\n" +
+			"sesmtp verify --check-permission [--from-address A] [--identity-arn ARN] [--credentials FILE]\n" +
+			"sesmtp verify --permission-only --user NAME [--from-address A] [--identity-arn ARN]",
 		Description: `Connects to email-smtp.REGION.amazonaws.com (port 587; email-smtp-fips with --fips),
 does EHLO, STARTTLS, EHLO and AUTH (PLAIN or LOGIN, as the server offers), reports the
 answer and QUITs. It never sends MAIL FROM, so it never sends mail. Certificates are
@@ -54,24 +57,40 @@ arguments. Temporary keys (ASIA...) are refused before connecting: SES's SMTP in
 does not accept passwords derived from temporary credentials.
 
 AUTH proves the key and the password, not the right to send: SES checks ses:SendRawEmail
-only when mail is sent (554 Access denied), so a user with a wrong policy passes verify.
+only when mail is sent (554 Access denied), so a user with a wrong policy passes AUTH.
+--check-permission also asks IAM (iam:SimulatePrincipalPolicy, with your AWS credentials)
+whether the key's user may call ses:SendRawEmail: its policies, its groups', its permissions
+boundary and your organization's SCPs. The user is the file's IAM user, --user, or the key's
+owner as IAM says (iam:GetAccessKeyLastUsed). --from-address and --identity-arn give the
+From address (ses:FromAddress) and the SES identity to ask about; a user narrowed to From
+addresses gets an undetermined answer without --from-address. --permission-only skips SMTP.
+If your AWS identity may not call the simulator, a warning says the check could not run.
 
 With --wait, rejections (535, e.g. a key IAM has not propagated yet) and SES's temporary
-answers (421, 451, 454: SES asks clients to retry 4xx) are retried until the time is up.
+answers (421, 451, 454: SES asks clients to retry 4xx) are retried until the time is up,
+and so is an implicit deny of the permission check that no policy explains (a policy
+changed moments ago may not be visible to IAM's simulator yet).
 535 "Signature Version 2 is deprecated" and 535 "Account not subscribed to SES" are final.
 
-Exit 0: accepted. Exit 3: rejected (535), with the likely causes in order: the IAM user
+Exit 0: accepted (and, with --check-permission, IAM allows sending or says it depends on
+the From address). Exit 3: rejected (535), with the likely causes in order: the IAM user
 name used instead of the access key id, a password mangled on the way, a password derived
-for another region, a key IAM has not propagated yet (use --wait), an inactive key.
+for another region, a key IAM has not propagated yet (use --wait), an inactive key; or
+IAM denies the user ses:SendRawEmail (implicit or explicit deny, with the deciding policy),
+so SES would answer 554 Access denied to its mail.
 Exit 1: TLS, connection or protocol errors, or a temporary answer that outlasted --wait.
-Exit 2: bad input, a temporary (ASIA) key.
+Exit 2: bad input, a temporary (ASIA) key; with --permission-only, AWS credentials that
+may not run the check.
 
 EXAMPLES:
    sesmtp verify --credentials credentials.csv
    sesmtp verify --credentials app.env --wait 2m
    SMTP_USERNAME=AKIA... SMTP_PASSWORD=... sesmtp verify --region eu-west-1
-   sesmtp verify --credentials relay.json --endpoint smtp.internal:465 --tls implicit --ca-file ca.pem`,
-		Flags: []cli.Flag{
+   sesmtp verify --credentials relay.json --endpoint smtp.internal:465 --tls implicit --ca-file ca.pem
+   sesmtp verify --credentials credentials.csv --check-permission --from-address noreply@example.com
+   sesmtp verify --permission-only --user billing-mailer --from-address billing@example.com \
+       --identity-arn arn:aws:ses:eu-west-1:123456789012:identity/example.com`,
+		Flags: append(append([]cli.Flag{
 			&cli.StringFlag{Name: flagCredentials, Aliases: []string{"c"}, Usage: "credentials file written by sesmtp (or the console's CSV)"},
 			&cli.StringFlag{Name: flagRegion, Usage: "SES region whose password to check (default: the file's regions, or AWS_REGION)"},
 			&cli.StringFlag{Name: flagSMTPEndpoint, Usage: "check against HOST:PORT instead of the region's SES endpoint"},
@@ -84,7 +103,7 @@ EXAMPLES:
 			fipsFlag(),
 			offlineFlag(),
 			outputFlag(),
-		},
+		}, permissionFlags()...), verifyAWSFlags()...),
 		Action: func(c *cli.Context) error { return runVerify(c, io) },
 	}
 }
@@ -164,11 +183,48 @@ func runVerify(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
+	pc, err := readPermissionCheck(c)
+	if err != nil {
+		return err
+	}
+	if pc != nil && pc.only {
+		return runPermissionOnly(c, io, pc, format)
+	}
 	entries, err := verifyEntries(c, io)
 	if err != nil {
 		return err
 	}
-	var results []verify.Result
+	var client provision.PermissionAPI
+	if pc != nil {
+		if client, err = verifyIAMClient(c, io, entries); err != nil {
+			return err
+		}
+	}
+	outs, smtpErr := checkSMTP(c, io, target, entries, format)
+	if pc == nil || c.Context.Err() != nil {
+		return finishVerify(io, format, outs, smtpErr)
+	}
+	perms, permErr := pc.run(c, io, client, pc.keyOwners(entries))
+	printPermissions(io, format, perms)
+	for i := range outs {
+		outs[i].Permission = permissionOf(perms, outs[i].Username)
+	}
+	if smtpErr != nil {
+		return errors.Join(smtpErr, permErr)
+	}
+	return errors.Join(finishVerify(io, format, outs, nil), permErr)
+}
+
+// verifyOutput is one element of verify's --output json: an SMTP check,
+// the permission check of its key, or both. It holds no secret.
+type verifyOutput struct {
+	*verify.Result
+	Permission *provision.PermissionResult `json:"permission,omitempty"`
+}
+
+// checkSMTP authenticates with each entry, stopping at the first failure.
+func checkSMTP(c *cli.Context, io stdio, target smtpTarget, entries []credfile.Entry, format string) ([]verifyOutput, error) {
+	var outs []verifyOutput
 	for _, e := range entries {
 		warnEntry(io, e)
 		in := verify.Input{Username: e.Username, Password: e.Password, Region: e.Region, Target: target.target(e.Region, e.Host, e.Port),
@@ -177,15 +233,81 @@ func runVerify(c *cli.Context, io stdio) error {
 		warnUnresolved(c, io, in.Target.Host)
 		res, err := verify.Check(c.Context, in)
 		if err != nil {
-			return err
+			return outs, err
 		}
-		results = append(results, res)
+		outs = append(outs, verifyOutput{Result: &res})
 		if format == outputText {
 			fmt.Fprintf(io.out, "credentials accepted by %s%s (AUTH %s over %s, %s)\n", res.Target, regionNote(res.Region), res.Mechanism, in.Target.Mode, res.TLS)
 		}
 	}
-	if format == outputJSON {
-		return writeJSON(io, results)
+	return outs, nil
+}
+
+// finishVerify writes --output json (when nothing failed) and returns err.
+func finishVerify(io stdio, format string, outs []verifyOutput, err error) error {
+	if err != nil || format != outputJSON {
+		return err
+	}
+	if outs == nil {
+		outs = []verifyOutput{}
+	}
+	return writeJSON(io, outs)
+}
+
+// runPermissionOnly is verify --permission-only: the IAM check alone.
+func runPermissionOnly(c *cli.Context, io stdio, pc *permissionCheck, format string) error {
+	entries, err := permissionEntries(c, pc)
+	if err != nil {
+		return err
+	}
+	client, err := verifyIAMClient(c, io, entries)
+	if err != nil {
+		return err
+	}
+	perms, err := pc.run(c, io, client, pc.keyOwners(entries))
+	printPermissions(io, format, perms)
+	var outs []verifyOutput
+	for i := range perms {
+		outs = append(outs, verifyOutput{Permission: &perms[i]})
+	}
+	if perms == nil {
+		return err
+	}
+	return errors.Join(finishVerify(io, format, outs, nil), err)
+}
+
+// verifyIAMClient is the IAM client of the permission check, in the
+// partition of the credentials' region (--region, else the file's).
+func verifyIAMClient(c *cli.Context, io stdio, entries []credfile.Entry) (provision.PermissionAPI, error) {
+	opts := awsOptions(c, io)
+	opts.Region = c.String(flagRegion)
+	for _, e := range entries {
+		if opts.Region == "" {
+			opts.Region = e.Region
+		}
+	}
+	return iamClient(c.Context, opts)
+}
+
+// printPermissions writes a line per verdict that is not a denial (those
+// are errors) in text mode.
+func printPermissions(io stdio, format string, perms []provision.PermissionResult) {
+	if format != outputText {
+		return
+	}
+	for _, p := range perms {
+		if p.Verdict != provision.VerdictDenied {
+			fmt.Fprintln(io.out, "send permission: "+p.Describe())
+		}
+	}
+}
+
+// permissionOf returns the result for the access key keyID, if any.
+func permissionOf(perms []provision.PermissionResult, keyID string) *provision.PermissionResult {
+	for i := range perms {
+		if perms[i].AccessKeyID == keyID {
+			return &perms[i]
+		}
 	}
 	return nil
 }
@@ -217,23 +339,9 @@ func verifyEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
 			return nil, err
 		}
 	}
-	var entries []credfile.Entry
-	if path := c.String(flagCredentials); path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, exitcode.UsageError(fmt.Errorf("--credentials: %w", err))
-		}
-		defer f.Close()
-		if entries, err = credfile.Read(f); err != nil {
-			return nil, exitcode.UsageError(fmt.Errorf("%s: %w", path, err))
-		}
-	} else {
-		user, pw := os.Getenv(envSMTPUsername), os.Getenv(envSMTPPassword)
-		if user == "" || pw == "" {
-			return nil, exitcode.UsageError(errors.New("no credentials: pass --credentials FILE, or set SMTP_USERNAME and SMTP_PASSWORD (never as arguments)"))
-		}
-		host := os.Getenv(envSMTPHost)
-		entries = []credfile.Entry{{Username: user, Password: credfile.Secret(pw), Host: host, Region: credfile.RegionOfHost(host)}}
+	entries, err := readCredentials(c)
+	if err != nil {
+		return nil, err
 	}
 	picked, err := pickRegion(c, io, entries, region)
 	if err != nil || !c.Bool(flagFIPS) {
@@ -245,6 +353,28 @@ func verifyEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
 		}
 	}
 	return picked, nil
+}
+
+// readCredentials reads --credentials, or the SMTP_* environment.
+func readCredentials(c *cli.Context) ([]credfile.Entry, error) {
+	if path := c.String(flagCredentials); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, exitcode.UsageError(fmt.Errorf("--credentials: %w", err))
+		}
+		defer f.Close()
+		entries, err := credfile.Read(f)
+		if err != nil {
+			return nil, exitcode.UsageError(fmt.Errorf("%s: %w", path, err))
+		}
+		return entries, nil
+	}
+	user, pw := os.Getenv(envSMTPUsername), os.Getenv(envSMTPPassword)
+	if user == "" || pw == "" {
+		return nil, exitcode.UsageError(errors.New("no credentials: pass --credentials FILE, or set SMTP_USERNAME and SMTP_PASSWORD (never as arguments)"))
+	}
+	host := os.Getenv(envSMTPHost)
+	return []credfile.Entry{{Username: user, Password: credfile.Secret(pw), Host: host, Region: credfile.RegionOfHost(host)}}, nil
 }
 
 // pickRegion keeps the entry for region, or fills in a missing region.
@@ -295,9 +425,11 @@ func entryRegions(entries []credfile.Entry) []string {
 	return out
 }
 
-// verifyHook returns the Verify function of create and rotate for
-// --verify, or nil.
-func verifyHook(c *cli.Context, io stdio) (func(context.Context, credfile.Credentials) error, error) {
+// verifyHook returns the Verify function of create, rotate and batch for
+// --verify, or nil: SMTP AUTH with each region's password, then IAM's
+// answer on whether the user may send (see permissionHook), both within
+// --verify-wait. narrowing is how the users were created (nil for rotate).
+func verifyHook(c *cli.Context, io stdio, client provision.PermissionAPI, narrowing sendNarrowing) (func(context.Context, credfile.Credentials) error, error) {
 	if !c.Bool(flagVerify) {
 		return nil, nil
 	}
@@ -306,7 +438,9 @@ func verifyHook(c *cli.Context, io stdio) (func(context.Context, credfile.Creden
 		return nil, err
 	}
 	wait := c.Duration(flagVerifyWait)
+	perm := &permissionHook{client: client, io: io, narrowing: narrowing, interval: c.Duration(flagRetryInterval)}
 	return func(ctx context.Context, creds credfile.Credentials) error {
+		deadline := time.Now().Add(wait)
 		for _, p := range creds.Passwords {
 			in := verify.Input{Username: creds.AccessKeyID, Password: p.Password, Region: p.Region, Target: target.target(p.Region, "", 0),
 				RootCAs: target.rootCAs, Wait: wait, WaitFlag: flagVerifyWait, RetryInterval: c.Duration(flagRetryInterval),
@@ -317,7 +451,7 @@ func verifyHook(c *cli.Context, io stdio) (func(context.Context, credfile.Creden
 			}
 			fmt.Fprintf(io.err, "verified: %s accepted the new credentials (attempt %d)\n", res.Target, res.Attempts)
 		}
-		return nil
+		return perm.check(ctx, creds, time.Until(deadline))
 	}, nil
 }
 

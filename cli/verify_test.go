@@ -184,7 +184,7 @@ func TestCreateVerifyRejectedRollsBack(t *testing.T) {
 	assert.Equal(t, exitcode.Rejected, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "retry with --verify-wait 2m", "the hint names create's flag")
 	assert.NotContains(t, res.stderr, "--wait ")
-	assert.Contains(t, res.stderr, "may send.\nRolled back: nothing was left changed (removed the credentials file, access key",
+	assert.Contains(t, res.stderr, "whether the user may send.\nRolled back: nothing was left changed (removed the credentials file, access key",
 		"the outcome on a line of its own, not glued to a cause")
 	assert.Empty(t, iam.Users(), "IAM holds no key whose credentials failed")
 	assert.NoFileExists(t, out, "no file for a key IAM does not hold")

@@ -51,6 +51,7 @@ var operatorActions = map[string][]string{
 	// (iam:GetPolicy) before it deletes anything.
 	"rotate": concat(inspectActions, purgeActions, createActions, []string{"iam:UpdateAccessKey", "iam:GetPolicy"}),
 	"list":   listActions,
+	"verify": {"iam:GetUser", "iam:GetAccessKeyLastUsed", "iam:SimulatePrincipalPolicy"}, // --check-permission; create --verify uses it when granted
 }
 
 func concat(lists ...[]string) []string {

@@ -96,11 +96,13 @@ func (o BoundedOptions) scope() (operatorScope, error) {
 }
 
 // boundedReads are the read-only actions sesmtp calls: every Get and List
-// of the broad policy, on every resource (reads grant nothing).
+// of the broad policy, and SimulatePrincipalPolicy (verify
+// --check-permission), on every resource. Reads grant nothing, and the
+// simulation discloses no more than GetUserPolicy and GetPolicyVersion do.
 func boundedReads() []string {
 	var reads []string
 	for _, a := range OperatorActions() {
-		if strings.HasPrefix(a, "iam:Get") || strings.HasPrefix(a, "iam:List") {
+		if strings.HasPrefix(a, "iam:Get") || strings.HasPrefix(a, "iam:List") || a == "iam:SimulatePrincipalPolicy" {
 			reads = append(reads, a)
 		}
 	}

@@ -188,7 +188,7 @@ func causes(in Input) []string {
 
 // policyNote follows every list of causes: the policy is never one.
 const policyNote = "Not a cause: the IAM policy. SES checks ses:SendRawEmail only when mail is sent (554 Access denied), " +
-	"never at AUTH, so a passing verify does not prove the user may send."
+	"never at AUTH; 'sesmtp verify --check-permission' asks IAM whether the user may send."
 
 func propagationCause(in Input) string {
 	if in.Wait > 0 {

@@ -118,13 +118,22 @@ var errTemporaryKey = exitcode.UsageError(errors.New("the SMTP username starts w
 	"derived from temporary credentials (SES Developer Guide, \"Obtaining Amazon SES SMTP credentials\"); " +
 	"derive the password from an IAM user's long-term key (AKIA...), e.g. with sesmtp create"))
 
+// CheckUsername refuses an SMTP username SES can never accept before any
+// connection: the access key id of temporary credentials (exit 2).
+func CheckUsername(username string) error {
+	if strings.HasPrefix(username, "ASIA") {
+		return errTemporaryKey
+	}
+	return nil
+}
+
 // Check authenticates once, or with Wait, until accepted, a final answer
 // or the deadline. Rejections (535) and temporary answers (4xx) are
 // retried within Wait, the pause doubling with jitter and the last one
 // shortened to end at the deadline, where one last attempt is made.
 func Check(ctx context.Context, in Input) (Result, error) {
-	if strings.HasPrefix(in.Username, "ASIA") {
-		return Result{}, errTemporaryKey
+	if err := CheckUsername(in.Username); err != nil {
+		return Result{}, err
 	}
 	if in.Timeout <= 0 {
 		in.Timeout = DefaultTimeout

@@ -55,7 +55,7 @@ func TestCheck(t *testing.T) {
 		{name: "plus turned into a space", username: keyID, password: good[:10] + " " + good[11:], wantCode: exitcode.Rejected,
 			wantCause: "a + turned into a space by URL or form decoding?"},
 		{name: "policy is not a cause", username: keyID, password: derive.PasswordV4(secret, "us-east-1"), wantCode: exitcode.Rejected,
-			wantCause: "Not a cause: the IAM policy. SES checks ses:SendRawEmail only when mail is sent (554 Access denied), never at AUTH"},
+			wantCause: "Not a cause: the IAM policy. SES checks ses:SendRawEmail only when mail is sent (554 Access denied), never at AUTH; 'sesmtp verify --check-permission' asks IAM"},
 		{name: "v2 deprecated is final", opts: smtptest.Options{Script: []*smtp.SMTPError{smtptest.ReplySigV2}}, username: keyID, password: good,
 			wantCode: exitcode.Rejected, wantErr: "535 Signature Version 2 is deprecated", wantCause: "waiting does not help"},
 		{name: "not subscribed is final", opts: smtptest.Options{Script: []*smtp.SMTPError{smtptest.ReplyNotSubscribed}}, username: keyID, password: good,
