@@ -38,6 +38,9 @@ type stdio struct {
 	// stderr are terminals), for confirmations and progress bars.
 	interactive bool
 	now         func() time.Time
+	// step, if set, is told each step of a journaled run (tests kill the
+	// process at each one); nil in sesmtp itself.
+	step func(string)
 }
 
 func newStdio() stdio {

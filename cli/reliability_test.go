@@ -19,6 +19,7 @@ import (
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
 
@@ -315,7 +316,7 @@ func TestCrashBetweenKeyAndFile(t *testing.T) {
 			require.Len(t, u.AccessKeys, 1, "and a key whose secret nobody has")
 			crashed := u.AccessKeys[0].ID
 			assert.NoFileExists(t, filepath.Join(dir, "target.csv"))
-			assert.FileExists(t, credfile.PendingPath(filepath.Join(dir, "target.csv")))
+			assert.FileExists(t, journal.MarkerPath(filepath.Join(dir, "target.csv")))
 
 			srv.ClearFaults()
 			res := runCLI(t, "", tc.args(e, dir)...)
@@ -324,7 +325,7 @@ func TestCrashBetweenKeyAndFile(t *testing.T) {
 			require.Len(t, u.AccessKeys, 1)
 			assert.NotEqual(t, crashed, u.AccessKeys[0].ID, "the crashed run's key is gone")
 			assertKeysAndFilesAgree(t, srv, dir, map[string]bool{})
-			assert.NoFileExists(t, credfile.PendingPath(filepath.Join(dir, "target.csv")))
+			assert.NoFileExists(t, journal.MarkerPath(filepath.Join(dir, "target.csv")))
 		})
 	}
 }
