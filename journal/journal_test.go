@@ -264,4 +264,3 @@ func TestLegacyMarker(t *testing.T) {
 	_, _, err = readMarker(MarkerPath(f.Path))
 	assert.ErrorContains(t, err, "is not a sesmtp journal marker")
 }
-
