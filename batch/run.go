@@ -270,7 +270,7 @@ func (r *run) record(i int, o Outcome) {
 func (r *run) recoverAll(ctx context.Context) error {
 	for i, in := range r.inputs {
 		file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
-		if _, err := os.Lstat(journal.MarkerPath(file)); err != nil {
+		if !leftByDeadRun(file) {
 			continue
 		}
 		j, err := journal.Open(r.target(file), r.opts.Journal)
@@ -291,6 +291,17 @@ func (r *run) recoverAll(ctx context.Context) error {
 	rec, err := r.dir.Recover(ctx, r.c)
 	r.noteRecovery(rec, r.opts.Dir)
 	return err
+}
+
+// leftByDeadRun reports whether a marker or a lock file is beside file:
+// a dead run's (or a live one's, which Open then reports).
+func leftByDeadRun(file string) bool {
+	for _, p := range []string{journal.MarkerPath(file), journal.LockPath(file)} {
+		if _, err := os.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) noteRecovery(rec journal.Recovery, target string) {

@@ -47,7 +47,8 @@ func safeRow(row []string) []string {
 
 // KeyIDs returns the SMTP usernames (access key ids) the credentials file
 // at path names. It reads path itself, never through a symbolic link, and
-// only a regular file; found is false when nothing is at path.
+// only a regular file; found is false when nothing is at path. A file that
+// is not a credentials file names no key (ids is empty, err nil).
 func KeyIDs(path string) (ids []string, found bool, err error) {
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
@@ -62,7 +63,7 @@ func KeyIDs(path string) (ids []string, found bool, err error) {
 	}
 	entries, err := Read(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, true, fmt.Errorf("read %s: %w", path, err)
+		return nil, true, nil
 	}
 	for _, e := range entries {
 		ids = append(ids, e.Username)
