@@ -151,6 +151,12 @@ type Call struct {
 	Action string
 	// UserName is the request's UserName parameter, if any.
 	UserName string
+	// AccessKeyID is the request's AccessKeyId parameter, or for a
+	// CreateAccessKey the server performed, the id of the key it made.
+	AccessKeyID string
+	// Seq orders the calls the server performed (1, 2, ...), in the order
+	// their actions took effect; 0 for a call it did not perform.
+	Seq uint64
 	// Caller is the user name of the caller, "" if authentication failed.
 	Caller string
 	// Outcome is "ok", the error code answered, "dropped", "canceled", or
