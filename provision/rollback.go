@@ -115,6 +115,15 @@ func (r *createRun) rollback(ctx context.Context, cause error) error {
 		return r.leftBehind(cause, err, nil)
 	}
 	if err == nil && (present || r.userMaybe) && !ours {
+		// The user is another run's now, but a key this run made on it is
+		// still this run's, and nobody has its secret.
+		if present && r.res.AccessKeyID != "" {
+			removed, err := DeleteKeys(ctx, r.c, r.in.UserName, []string{r.res.AccessKeyID})
+			undone = append(undone, removed...)
+			if err != nil {
+				return r.leftBehind(cause, err, undone)
+			}
+		}
 		return &RolledBackError{Err: cause, Undone: undone}
 	}
 	p := &purger{c: r.c, user: r.in.UserName}
