@@ -187,7 +187,9 @@ func discoverCalls(t *testing.T, cmd matrixCommand) []string {
 	cmd.setup(srv)
 	srv.ResetCalls()
 	dir := filepath.Join(t.TempDir(), "out")
-	res := runCLI(t, "", cmd.args(e, dir)...)
+	// Without faults the run must complete: a loaded machine must not
+	// make it miss the cases' 300 ms timeout (the last --timeout wins).
+	res := runCLI(t, "", append(cmd.args(e, dir), "--timeout", "30s")...)
 	require.Equal(t, 0, res.code, "%s without faults: %s", cmd.name, res.stderr)
 	var actions []string
 	for _, c := range srv.Calls() {
