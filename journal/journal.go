@@ -109,9 +109,8 @@ type Journal struct {
 	// m is the run's marker; begun says it has been written.
 	m     Marker
 	begun bool
-	// resumed says Recover left a dead run's marker for this run to take over.
-	resumed bool
-	mu      chan struct{}
+	// mu serialises Notes (a run's grant and key calls run concurrently).
+	mu chan struct{}
 }
 
 var _ provision.Journal = (*Journal)(nil)
@@ -168,7 +167,7 @@ func (j *Journal) save() error {
 	if err := writeMarker(j.marker, j.m); err != nil {
 		return err
 	}
-	j.begun, j.resumed = true, false
+	j.begun = true
 	j.step(StepNoted)
 	return nil
 }
@@ -282,8 +281,7 @@ func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, er
 			m.Owner, j.target.Name(), err)
 	}
 	if rec.Resume != nil {
-		j.m.Progress, j.resumed = provision.Progress{Flow: m.Flow, User: m.User, Saved: m.Saved}, true
-		return rec, nil
+		return rec, nil // the marker stays until this run records its own progress
 	}
 	return rec, removeMarker(j.marker)
 }
