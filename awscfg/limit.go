@@ -70,11 +70,12 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.left <= 0 {
 		// One byte more tells a body of exactly the limit from a longer one.
 		var one [1]byte
-		if n, _ := b.r.Read(one[:]); n > 0 {
+		n, err := b.r.Read(one[:])
+		if n > 0 {
 			b.failed = true
 			return 0, b.err
 		}
-		return 0, io.EOF
+		return 0, err // io.EOF at the end; (0, nil) means "call again"
 	}
 	if int64(len(p)) > b.left {
 		p = p[:b.left]
