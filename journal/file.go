@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/sesmtp/sesmtp/credfile"
+	"github.com/sesmtp/sesmtp/provision"
 )
 
 // File is a credentials file: the target of create, rotate and each
@@ -135,7 +136,7 @@ func (f File) Cleanup(m Marker) error {
 // there is no file to lock, prove or retract, so it records nothing; a
 // run killed after creating the key leaves it, as the docs say.
 func Stdout(w io.Writer, f credfile.Format, opts credfile.Options) *Journal {
-	return &Journal{target: stdoutTarget{w: w, format: f, opts: opts}, mu: make(chan struct{}, 1), m: Marker{RunID: "stdout"}}
+	return &Journal{target: stdoutTarget{w: w, format: f, opts: opts}, mu: make(chan struct{}, 1), m: Marker{RunID: provision.NewRunID()}}
 }
 
 type stdoutTarget struct {
