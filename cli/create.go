@@ -205,11 +205,7 @@ func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 // printAlreadyDelivered reports a rerun whose work an earlier run, killed
 // after delivering it, had done.
 func printAlreadyDelivered(io stdio, rec journal.Recovery, target fileTarget, verify bool, format string) error {
-	fmt.Fprintf(io.err, "Nothing more to do: %s holds the credentials of IAM user %s (access key %s), which the earlier run delivered before it died.\n",
-		target.path, rec.User, rec.KeyID)
-	if verify {
-		fmt.Fprintf(io.err, "It may have died before --verify finished: check them with 'sesmtp verify --credentials %s'.\n", target.path)
-	}
+	reportDelivered(io, rec, target.path, verify)
 	if format == outputJSON {
 		return writeJSON(io, createOutput{CreateResult: provision.CreateResult{UserName: rec.User, AccessKeyID: rec.KeyID, RunID: rec.Owner.RunID},
 			File: target.path, Format: string(target.format)})

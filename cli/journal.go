@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -51,5 +52,19 @@ func openJournal(ctx context.Context, c *cli.Context, io stdio, client provision
 func closeJournal(io stdio, j *journal.Journal, err error) {
 	if cerr := j.Close(err); cerr != nil {
 		fmt.Fprintf(io.err, "warning: %v\n", cerr)
+	}
+}
+
+// reportDelivered tells that the earlier run on target, killed after its
+// delivery, had already done what this run was asked to do.
+func reportDelivered(io stdio, rec journal.Recovery, target string, verify bool) {
+	where := target + " holds"
+	if ids, _, _ := credfile.KeyIDs(target); !slices.Contains(ids, rec.KeyID) {
+		where = "the earlier run had written (the file has been moved or replaced since)"
+	}
+	fmt.Fprintf(io.err, "Nothing more to do: %s the credentials of IAM user %s (access key %s), delivered by the earlier run before it died.\n",
+		where, rec.User, rec.KeyID)
+	if verify {
+		fmt.Fprintf(io.err, "It may have died before --verify finished: check them with 'sesmtp verify --credentials FILE'.\n")
 	}
 }

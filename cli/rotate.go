@@ -126,8 +126,7 @@ func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 		return err
 	}
 	if rec.Completed(flow, in.UserName) {
-		fmt.Fprintf(io.err, "Nothing more to do: %s holds the new credentials of IAM user %s (access key %s), which the earlier rotation delivered before it died.\n",
-			target.path, rec.User, rec.KeyID)
+		reportDelivered(io, rec, target.path, in.Verify != nil)
 		return nil
 	}
 	if err := target.checkFree(); err != nil {
