@@ -6,20 +6,27 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 60s
 
-.PHONY: build test lint bench fuzz demo docs clean
+.PHONY: build test test-full lint bench fuzz demo docs clean
 
 build:
 	$(GO) build -o bin/sesmtp .
 	$(GO) build -o bin/iam-local ./cmd/iam-local
 	$(GO) build -o bin/smtp-local ./cmd/smtp-local
 
-# Every test; the fault matrix and the escalation matrix run apart,
-# verbosely, so that their "fault matrix: N cases, N held" and
-# "escalation matrix: N attempts, N denied; M flows, M allowed" lines show.
+# The suites that print their counts ("fault matrix: N cases, N held",
+# "kill matrix: ...", "concurrency: ...", "escalation matrix: N attempts,
+# N denied; M flows, M allowed"); they run apart, verbosely, so the lines show.
+MATRICES := ^(TestFaultMatrix|TestKillMatrix|TestConcurrentRuns|TestEscalationMatrix)$$
+
+# Every test; the kill matrix is sampled (every journal step, --verify and
+# every IAM call that changes something).
 test:
-	$(GO) test -race -count=1 -skip '^(TestFaultMatrix|TestEscalationMatrix)$$' ./...
-	$(GO) test -race -count=1 -run '^TestFaultMatrix$$' -v ./cli | grep -vE '^(=== (RUN|PAUSE|CONT)|\s*--- PASS)'
-	$(GO) test -race -count=1 -run '^TestEscalationMatrix$$' -v ./cli | grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)'
+	$(GO) test -race -count=1 -skip '$(MATRICES)' ./...
+	$(GO) test -race -count=1 -run '$(MATRICES)' -v ./cli | grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)'
+
+# test, with the whole kill matrix (a kill after every IAM call, reads too).
+test-full:
+	SESMTP_FULL_MATRIX=1 $(MAKE) test
 
 
 lint:

@@ -71,6 +71,8 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration (profile %q): %w", opts.Profile, err)
 	}
+	// Every client made from cfg (IAM, STS) reads at most MaxAnswerBytes of an answer.
+	cfg.APIOptions = append(cfg.APIOptions, limitAnswers(MaxAnswerBytes))
 	if opts.RoleARN != "" {
 		cfg.Credentials = aws.NewCredentialsCache(assumeRole(cfg, opts))
 	}

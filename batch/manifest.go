@@ -32,6 +32,19 @@ const (
 // MaxLineLen bounds a manifest line; longer ones are an error, not a hang.
 const MaxLineLen = 64 * 1024
 
+// Manifest bounds: a bigger manifest is an error before anything is read
+// into memory or checked. MaxSenders is IAM's default quota of users per
+// account (IAM User Guide, "IAM and AWS STS quotas": 5,000 users); a
+// manifest of more could not be created anyway. MaxManifestBytes leaves
+// room for 5,000 rows of long addresses, ARNs and tags.
+const (
+	MaxSenders       = 5000
+	MaxManifestBytes = 8 << 20
+)
+
+// maxProblemsShown bounds the problems an error lists; the rest are counted.
+const maxProblemsShown = 50
+
 var knownColumns = []string{ColUser, ColFromAddress, ColIdentityARN, ColTags, ColGroup}
 
 // Sender is one manifest row.
@@ -59,7 +72,11 @@ type ManifestError struct {
 func (e *ManifestError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "the manifest has %d problem(s); nothing was created:", len(e.Problems))
-	for _, p := range e.Problems {
+	for i, p := range e.Problems {
+		if i == maxProblemsShown {
+			fmt.Fprintf(&b, "\n  ... and %d more (fix these and run again to see them)", len(e.Problems)-maxProblemsShown)
+			break
+		}
 		if p.Line > 0 {
 			fmt.Fprintf(&b, "\n  line %d: %s", p.Line, p.Msg)
 		} else {
@@ -97,6 +114,9 @@ func ParseManifest(r io.Reader) ([]Sender, error) {
 			senders = append(senders, Sender{Line: l.n, User: strings.TrimSpace(l.text)})
 		}
 	}
+	if len(senders) > MaxSenders {
+		return nil, tooBig(fmt.Sprintf("lists %d senders, more than %d", len(senders), MaxSenders))
+	}
 	problems = append(problems, checkSenders(senders)...)
 	if len(problems) > 0 {
 		slices.SortStableFunc(problems, func(a, b Problem) int { return a.Line - b.Line })
@@ -114,11 +134,18 @@ type line struct {
 
 // readLines returns the non-blank, non-comment lines with their numbers.
 func readLines(r io.Reader) ([]line, error) {
-	sc := bufio.NewScanner(r)
+	limited := &io.LimitedReader{R: r, N: MaxManifestBytes + 1}
+	sc := bufio.NewScanner(limited)
 	sc.Buffer(make([]byte, 4096), MaxLineLen)
 	var out []line
 	n := 0
 	for sc.Scan() {
+		if limited.N <= 0 {
+			return nil, tooBig(fmt.Sprintf("is larger than %d MiB", MaxManifestBytes>>20))
+		}
+		if len(out) > MaxSenders { // the header may be one of them
+			return nil, tooBig(fmt.Sprintf("lists more than %d senders", MaxSenders))
+		}
 		n++
 		t := strings.TrimRight(sc.Text(), "\r")
 		if n == 1 {
@@ -129,10 +156,19 @@ func readLines(r io.Reader) ([]line, error) {
 		}
 		out = append(out, line{n, t})
 	}
+	if limited.N <= 0 {
+		return nil, tooBig(fmt.Sprintf("is larger than %d MiB", MaxManifestBytes>>20))
+	}
 	if errors.Is(sc.Err(), bufio.ErrTooLong) {
 		return nil, &ManifestError{Problems: []Problem{{Line: n + 1, Msg: fmt.Sprintf("line is longer than %d bytes", MaxLineLen)}}}
 	}
 	return out, sc.Err()
+}
+
+// tooBig reports a manifest beyond the bounds.
+func tooBig(what string) error {
+	return &ManifestError{Problems: []Problem{{Msg: fmt.Sprintf("the manifest %s; a manifest holds at most %d senders (IAM's default quota of users per account) in %d MiB: split it",
+		what, MaxSenders, MaxManifestBytes>>20)}}}
 }
 
 // isHeader reports whether the first line is a CSV header naming "user".

@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/policy"
 	"github.com/sesmtp/sesmtp/provision"
 )
@@ -59,6 +59,9 @@ type Options struct {
 	// sending; Warn, if set, receives the warning (see provision.CheckGroup).
 	AllowAnyGroup bool
 	Warn          func(string)
+	// Journal configures the journals: the batch's own on Dir (its lock,
+	// and the groups it creates) and each sender's on its file.
+	Journal journal.Options
 }
 
 // Outcome is one sender's result.
@@ -88,6 +91,9 @@ type Summary struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// stopped says why: Ctrl-C or --timeout.
 	stopped string
+	// Recovered describes what earlier runs that died left, and what
+	// became of it.
+	Recovered []string `json:"recovered,omitempty"`
 }
 
 // Counts returns how many senders ended in each status.
@@ -172,22 +178,6 @@ func Prepare(opts Options) ([]provision.CreateInput, error) {
 	return inputs, nil
 }
 
-// recoverSender removes what a run that died before writing file created,
-// if its pending marker is there and the file is not.
-func recoverSender(ctx context.Context, c provision.IAMAPI, file string) error {
-	p, found, err := credfile.ReadPending(file)
-	if err != nil || !found {
-		return err
-	}
-	if _, err := os.Stat(file); err == nil {
-		return credfile.RemovePending(file)
-	}
-	if _, err := provision.Recover(ctx, c, p.UserName, p.RunID); err != nil {
-		return fmt.Errorf("remove what a run that died before writing %s created: %w", file, err)
-	}
-	return credfile.RemovePending(file)
-}
-
 // Plan returns what Run would do, for --dry-run: the one listing, each
 // group ensured once, and each sender's calls and file. It calls nothing.
 func Plan(opts Options) ([]string, error) {
@@ -226,8 +216,13 @@ func FilePath(dir string, f credfile.Format, user string) string {
 // Run creates every sender's credentials: one ListUsers pass for the whole
 // batch, each group ensured once, then opts.Concurrency senders at a time.
 // A sender that fails is rolled back alone; the others stay. Senders whose
-// user and file exist are skipped, so re-running resumes. When ctx ends,
-// no new sender starts; those in flight finish (or roll back).
+// user and file exist, the file naming a key the user holds, are skipped,
+// so re-running resumes. When ctx ends, no new sender starts; those in
+// flight finish (or roll back).
+//
+// The batch holds the lock on opts.Dir (a second batch on it exits 2 at
+// once) and each sender the lock on its file. Before its first IAM call it
+// recovers what dead runs left: each sender's marker, then the batch's own.
 func Run(ctx context.Context, c provision.IAMAPI, opts Options) (Summary, error) {
 	inputs, err := Prepare(opts)
 	if err != nil {
@@ -239,18 +234,38 @@ func Run(ctx context.Context, c provision.IAMAPI, opts Options) (Summary, error)
 	if err := preflight(ctx, c, opts, inputs); err != nil {
 		return Summary{}, err
 	}
+	dj, err := journal.Open(journal.Dir(opts.Dir), opts.Journal)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum, err := runLocked(ctx, c, opts, inputs, dj)
+	result := err
+	if result == nil {
+		result = sum.Err()
+	}
+	if cerr := dj.Close(result); cerr != nil {
+		sum.Recovered = append(sum.Recovered, "warning: "+cerr.Error())
+	}
+	return sum, err
+}
+
+func runLocked(ctx context.Context, c provision.IAMAPI, opts Options, inputs []provision.CreateInput, dj *journal.Journal) (Summary, error) {
+	r := &run{c: c, opts: opts, inputs: inputs, outcomes: make([]Outcome, len(inputs)), dir: dj}
+	if err := r.recoverAll(ctx); err != nil {
+		return Summary{Recovered: r.recovered}, err
+	}
 	names := make([]string, len(inputs))
 	for i, in := range inputs {
 		names[i] = in.UserName
 	}
 	existing, err := provision.FindUsers(ctx, c, names)
 	if err != nil {
-		return Summary{}, err
+		return Summary{Recovered: r.recovered}, err
 	}
-	r := &run{c: c, opts: opts, inputs: inputs, outcomes: make([]Outcome, len(inputs))}
-	todo := r.ensureGroups(ctx, r.classify(existing))
+	todo := r.ensureGroups(ctx, r.classify(ctx, existing))
 	r.createAll(ctx, todo)
-	return Summary{Outcomes: r.outcomes, Interrupted: ctx.Err() != nil && r.notStarted > 0, stopped: provision.StopReason(context.Cause(ctx))}, nil
+	return Summary{Outcomes: r.outcomes, Interrupted: ctx.Err() != nil && r.notStarted > 0, Recovered: r.recovered,
+		stopped: provision.StopReason(context.Cause(ctx))}, nil
 }
 
 func checkDir(dir string) error {
@@ -271,10 +286,12 @@ type run struct {
 	c          provision.IAMAPI
 	opts       Options
 	inputs     []provision.CreateInput
+	dir        *journal.Journal
 	mu         sync.Mutex
 	outcomes   []Outcome
 	done       int
 	notStarted int
+	recovered  []string
 }
 
 // record sets sender i's outcome and reports progress; calls to
@@ -295,31 +312,95 @@ func (r *run) record(i int, o Outcome) {
 	}
 }
 
-// classify decides, from the one listing, which senders need creating.
-func (r *run) classify(existing map[string]types.User) []int {
-	var todo []int
+// recoverAll recovers what dead runs left: each sender's marker (its
+// undelivered user goes; a delivered one stays), then the batch's own
+// (groups it created that are still empty). A sender whose recovery fails
+// fails; a sender another live run holds is left for createOne to report.
+func (r *run) recoverAll(ctx context.Context) error {
 	for i, in := range r.inputs {
 		file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
-		_, userExists := existing[strings.ToLower(in.UserName)]
-		_, statErr := os.Stat(file)
-		fileExists := statErr == nil
-		_, pending, _ := credfile.ReadPending(file)
-		switch {
-		case userExists && !fileExists && pending:
-			todo = append(todo, i) // a run died before writing its file: createOne recovers
-		case userExists && fileExists:
-			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusSkipped})
-		case userExists:
-			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusFailed, code: exitcode.Failed,
-				Error: fmt.Sprintf("IAM user exists but %s does not: its password is not recoverable", file), Next: r.rotateAdvice(in.UserName, file)})
-		case fileExists && !r.opts.Force:
-			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusFailed, code: exitcode.Failed,
-				Error: (&credfile.ExistsError{Path: file}).Error(),
-				Next:  fmt.Sprintf("%s holds credentials of a user IAM no longer has: move it away, or pass --force to overwrite it", file)})
-		default:
-			todo = append(todo, i)
+		if !leftByDeadRun(file) {
+			continue
+		}
+		j, err := journal.Open(r.target(file), r.opts.Journal)
+		var held *journal.HeldError
+		if errors.As(err, &held) {
+			continue
+		}
+		if err == nil {
+			var rec journal.Recovery
+			rec, err = j.Recover(ctx, r.c)
+			r.noteRecovery(rec, file)
+			_ = j.Close(err)
+		}
+		if err != nil {
+			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusFailed, Error: err.Error(), code: exitcode.Of(err)})
 		}
 	}
+	rec, err := r.dir.Recover(ctx, r.c)
+	r.noteRecovery(rec, r.opts.Dir)
+	return err
+}
+
+// leftByDeadRun reports whether a marker or a lock file is beside file:
+// a dead run's (or a live one's, which Open then reports).
+func leftByDeadRun(file string) bool {
+	for _, p := range []string{journal.MarkerPath(file), journal.LockPath(file)} {
+		if _, err := os.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) noteRecovery(rec journal.Recovery, target string) {
+	if s := rec.Summary(target); s != "" {
+		r.mu.Lock()
+		r.recovered = append(r.recovered, s)
+		r.mu.Unlock()
+	}
+}
+
+func (r *run) target(file string) journal.File {
+	return journal.File{Path: file, Format: r.opts.Format, Options: r.opts.FileOptions, Force: r.opts.Force}
+}
+
+// classify decides, from the one listing, which senders need creating.
+// A sender counts as done only if its file names a key its user holds.
+func (r *run) classify(ctx context.Context, existing map[string]types.User) []int {
+	var todo []int
+	done := map[int][]string{} // senders whose user and file exist: the key ids the file names
+	for i, in := range r.inputs {
+		if r.outcomes[i].Status != "" {
+			continue // decided by the recovery
+		}
+		file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
+		_, userExists := existing[strings.ToLower(in.UserName)]
+		ids, fileExists, fileErr := credfile.KeyIDs(file)
+		failed := Outcome{User: in.UserName, File: file, Status: StatusFailed, code: exitcode.Failed}
+		var notRegular *credfile.NotRegularError
+		switch {
+		case errors.As(fileErr, &notRegular):
+			failed.Error, failed.code = fileErr.Error(), exitcode.Usage
+		case userExists && fileExists && fileErr == nil:
+			done[i] = ids
+			continue
+		case userExists && fileExists:
+			failed.Error = fmt.Sprintf("IAM user exists, and %s is not a credentials file sesmtp can read (%v)", file, fileErr)
+			failed.Next = "move " + file + " away, then " + r.rotateAdvice(in.UserName, file)
+		case userExists:
+			failed.Error = fmt.Sprintf("IAM user exists but %s does not: its password is not recoverable", file)
+			failed.Next = r.rotateAdvice(in.UserName, file)
+		case fileExists && !r.opts.Force:
+			failed.Error = (&credfile.ExistsError{Path: file}).Error()
+			failed.Next = fmt.Sprintf("%s holds credentials of a user IAM no longer has: move it away, or pass --force to overwrite it", file)
+		default:
+			todo = append(todo, i)
+			continue
+		}
+		r.record(i, failed)
+	}
+	r.checkExisting(ctx, done)
 	return todo
 }
 
@@ -336,6 +417,41 @@ func (r *run) rotateAdvice(user, file string) string {
 		"if the name belongs to someone else, choose another in the manifest", user, strings.Join(r.opts.Regions, ","), format, file, user)
 }
 
+// checkExisting runs recordExisting for the senders in done, as many at
+// once as senders are created.
+func (r *run) checkExisting(ctx context.Context, done map[int][]string) {
+	sem := make(chan struct{}, max(r.opts.Concurrency, 1))
+	var wg sync.WaitGroup
+	for i, ids := range done {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r.recordExisting(ctx, i, FilePath(r.opts.Dir, r.opts.Format, r.inputs[i].UserName), ids)
+		})
+	}
+	wg.Wait()
+}
+
+// recordExisting skips a sender whose user and file exist if the file
+// names a key the user holds; a file naming another key is stale.
+func (r *run) recordExisting(ctx context.Context, i int, file string, ids []string) {
+	user := r.inputs[i].UserName
+	for _, id := range ids {
+		held, err := provision.HoldsKey(ctx, r.c, user, id)
+		if err != nil {
+			r.record(i, Outcome{User: user, File: file, Status: StatusFailed, Error: err.Error(), code: exitcode.Failed})
+			return
+		}
+		if held {
+			r.record(i, Outcome{User: user, AccessKeyID: id, File: file, Status: StatusSkipped})
+			return
+		}
+	}
+	r.record(i, Outcome{User: user, File: file, Status: StatusFailed, code: exitcode.Failed,
+		Error: fmt.Sprintf("%s names no access key IAM user %s holds: it is stale", file, user),
+		Next:  "move " + file + " away, then " + r.rotateAdvice(user, file)})
+}
+
 // ensureGroups makes sure each group the senders name exists, once; the
 // senders of a group that cannot be made fail without starting.
 func (r *run) ensureGroups(ctx context.Context, todo []int) []int {
@@ -346,7 +462,7 @@ func (r *run) ensureGroups(ctx context.Context, todo []int) []int {
 			continue
 		}
 		if _, done := failed[in.Group]; !done {
-			_, err := provision.EnsureGroup(ctx, r.c, in.Group, policyName(in), in.Policy)
+			_, err := provision.EnsureGroup(ctx, r.c, r.dir, in.Group, policyName(in), in.Policy)
 			failed[in.Group] = err
 		}
 	}
@@ -422,26 +538,12 @@ dispatch:
 
 func (r *run) createOne(ctx context.Context, in provision.CreateInput) Outcome {
 	file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
-	if err := recoverSender(ctx, r.c, file); err != nil {
+	j, err := journal.Open(r.target(file), r.opts.Journal)
+	if err != nil {
 		return Outcome{User: in.UserName, File: file, Status: StatusFailed, Error: err.Error(), code: exitcode.Of(err)}
 	}
-	in.RunID = provision.NewRunID()
-	if err := credfile.WritePending(file, credfile.Pending{UserName: in.UserName, RunID: in.RunID}); err != nil {
-		return Outcome{User: in.UserName, File: file, Status: StatusFailed, Error: err.Error(), code: exitcode.Failed}
-	}
-	in.Deliver = func(_ context.Context, creds credfile.Credentials) error {
-		var buf bytes.Buffer
-		if err := credfile.Render(&buf, r.opts.Format, creds, r.opts.FileOptions); err != nil {
-			return err
-		}
-		return credfile.Write(file, buf.Bytes(), r.opts.Force)
-	}
-	in.Retract = func() error { return os.Remove(file) }
-	in.Verify = r.opts.Verify
-	res, err := provision.Create(ctx, r.c, in)
-	if exitcode.Of(err) != exitcode.LeftBehind {
-		_ = credfile.RemovePending(file) // after exit 4 it stays, for the next run to finish the cleanup
-	}
+	res, err := r.createJournaled(ctx, j, in, file)
+	_ = j.Close(err) // after exit 4 the marker stays, for the next run to finish the cleanup
 	o := Outcome{User: in.UserName, File: file, AccessKeyID: res.AccessKeyID, Status: StatusCreated}
 	if err != nil {
 		o.Error, o.code = err.Error(), exitcode.Of(err)
@@ -455,4 +557,18 @@ func (r *run) createOne(ctx context.Context, in provision.CreateInput) Outcome {
 		}
 	}
 	return o
+}
+
+// createJournaled creates one sender under the lock on its file.
+func (r *run) createJournaled(ctx context.Context, j *journal.Journal, in provision.CreateInput, file string) (provision.CreateResult, error) {
+	rec, err := j.Recover(ctx, r.c) // a run that died since recoverAll
+	r.noteRecovery(rec, file)
+	if err == nil {
+		err = rec.RequireNoResume(file, false)
+	}
+	if err != nil {
+		return provision.CreateResult{}, err
+	}
+	in.Journal, in.RunID, in.Verify = j, j.RunID(), r.opts.Verify
+	return provision.Create(ctx, r.c, in)
 }

@@ -44,6 +44,9 @@ type stdio struct {
 	now         func() time.Time
 	// resolver checks that SES SMTP host names resolve (nil: no check).
 	resolver verify.Resolver
+	// step, if set, is told each step of a journaled run (tests kill the
+	// process at each one); nil in sesmtp itself.
+	step func(string)
 }
 
 func newStdio() stdio {

@@ -61,8 +61,12 @@ func runBatch(c *cli.Context, io stdio) error {
 	ctx, cancel := withTimeout(c)
 	defer cancel()
 	finish := batchProgress(io, len(opts.Senders), &opts)
+	opts.Journal = journalOptions(c, io)
 	sum, err := batch.Run(ctx, client, opts)
 	finish()
+	for _, line := range sum.Recovered {
+		fmt.Fprintln(io.err, line)
+	}
 	if err != nil {
 		return err
 	}

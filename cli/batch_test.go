@@ -67,7 +67,7 @@ func TestBatchCreate(t *testing.T) {
 	assertNoSecrets(t, e, res.stdout, res.stderr)
 	assert.Equal(t, 50, assertBatchConsistent(t, srv, dir))
 	assert.Equal(t, 1, srv.CallCount("ListUsers"), "one listing for the whole batch")
-	assert.Equal(t, 50*3+1, srv.CallCount(""), "three writes per sender plus the listing")
+	assert.Equal(t, 50*4+1, srv.CallCount(""), "three writes and a final check of the key per sender, plus the listing")
 	var sum batch.Summary
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &sum))
 	require.Len(t, sum.Outcomes, 50)

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -14,6 +12,7 @@ import (
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/policy"
 	"github.com/sesmtp/sesmtp/provision"
 )
@@ -125,36 +124,22 @@ func fileFormat(c *cli.Context) (fileTarget, error) {
 }
 
 // readFileTarget reads and checks the file flags; it creates nothing.
+// Whether the file already exists is checked again once the run holds its
+// lock (checkFree), after the recovery of a dead run's work.
 func readFileTarget(c *cli.Context) (fileTarget, error) {
 	t, err := fileFormat(c)
 	if err != nil {
 		return fileTarget{}, err
 	}
-	if err := credfile.Check(t.path, t.force); err != nil {
+	if err := credfile.Check(t.path, true); err != nil {
 		return fileTarget{}, exitcode.UsageError(err)
 	}
 	return t, nil
 }
 
-// deliver renders creds and writes them to the target.
-func (t fileTarget) deliver(io stdio, creds credfile.Credentials) error {
-	var buf bytes.Buffer
-	if err := credfile.Render(&buf, t.format, creds, t.opts); err != nil {
-		return err
-	}
-	if t.path == credfile.Stdout {
-		_, err := io.out.Write(buf.Bytes())
-		return err
-	}
-	return credfile.Write(t.path, buf.Bytes(), t.force)
-}
-
-// retract removes a credentials file this run wrote.
-func (t fileTarget) retract() error {
-	if t.path == credfile.Stdout {
-		return errors.New("the credentials were already written to stdout")
-	}
-	return os.Remove(t.path)
+// checkFree fails (exit 2) if the file exists and --force was not given.
+func (t fileTarget) checkFree() error {
+	return exitcode.UsageError(credfile.Check(t.path, t.force))
 }
 
 func runCreate(c *cli.Context, io stdio) error {
@@ -173,6 +158,9 @@ func runCreate(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
+		if err := target.checkFree(); err != nil {
+			return err
+		}
 		plan = append(plan, fmt.Sprintf("write the credentials file %s (%s, mode 0600)", target.path, target.format))
 		return printPlan(io, format, planOutput{Command: "create", Steps: plan, File: target.path, Format: string(target.format)})
 	}
@@ -183,26 +171,33 @@ func runCreate(c *cli.Context, io stdio) error {
 	}
 	ctx, cancel := withTimeout(c)
 	defer cancel()
-	in.Deliver = func(_ context.Context, creds credfile.Credentials) error { return target.deliver(io, creds) }
-	in.Retract = target.retract
 	if in.Verify, err = verifyHook(c, io, client, createdWith(c)); err != nil {
 		return err
 	}
-	if err := recoverPending(ctx, io, client, target.path); err != nil {
+	j, rec, err := openJournal(ctx, c, io, client, target)
+	if err != nil {
 		return err
 	}
-	in.RunID = provision.NewRunID()
-	if target.path != credfile.Stdout {
-		if err := credfile.WritePending(target.path, credfile.Pending{UserName: in.UserName, RunID: in.RunID}); err != nil {
-			return exitcode.UsageError(err)
-		}
+	err = createJournaled(ctx, io, client, j, rec, in, target, format)
+	closeJournal(io, j, err)
+	return err
+}
+
+// createJournaled runs create under the lock on its file, after the
+// recovery rec of what a dead run left there.
+func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *journal.Journal, rec journal.Recovery,
+	in provision.CreateInput, target fileTarget, format string) error {
+	if err := rec.RequireNoResume(target.path, false); err != nil {
+		return err
 	}
+	if rec.Completed(provision.FlowCreate, in.UserName) {
+		return printAlreadyDelivered(io, rec, target, in.Verify != nil, format)
+	}
+	if err := target.checkFree(); err != nil {
+		return err
+	}
+	in.Journal, in.RunID = j, j.RunID()
 	res, err := provision.Create(ctx, client, in)
-	if exitcode.Of(err) != exitcode.LeftBehind && target.path != credfile.Stdout {
-		// Done or rolled back: nothing for a later run to recover. After
-		// exit 4 the marker stays, so the next run retries the cleanup.
-		_ = credfile.RemovePending(target.path)
-	}
 	if err != nil {
 		return err
 	}
@@ -213,29 +208,15 @@ func runCreate(c *cli.Context, io stdio) error {
 	return nil
 }
 
-// recoverPending finishes the cleanup of a run that died between creating
-// a key and writing its file (SIGKILL, power loss): it removes the user
-// that run created, found by the marker it left beside path.
-func recoverPending(ctx context.Context, io stdio, c provision.IAMAPI, path string) error {
-	if path == credfile.Stdout {
-		return nil
+// printAlreadyDelivered reports a rerun whose work an earlier run, killed
+// after delivering it, had done.
+func printAlreadyDelivered(io stdio, rec journal.Recovery, target fileTarget, verify bool, format string) error {
+	reportDelivered(io, rec, target.path, verify)
+	if format == outputJSON {
+		return writeJSON(io, createOutput{CreateResult: provision.CreateResult{UserName: rec.User, AccessKeyID: rec.KeyID, RunID: rec.Owner.RunID},
+			File: target.path, Format: string(target.format)})
 	}
-	p, found, err := credfile.ReadPending(path)
-	if err != nil || !found {
-		return exitcode.UsageError(err)
-	}
-	if _, err := os.Stat(path); err == nil {
-		// The file was written before the run died: the credentials are safe.
-		return credfile.RemovePending(path)
-	}
-	removed, err := provision.Recover(ctx, c, p.UserName, p.RunID)
-	if err != nil {
-		return fmt.Errorf("an earlier run that died before writing %s left IAM user %s; removing it failed: %w", path, p.UserName, err)
-	}
-	if len(removed) > 0 {
-		fmt.Fprintf(io.err, "recovered: an earlier run died before writing %s; removed what it created (%s)\n", path, strings.Join(removed, ", "))
-	}
-	return credfile.RemovePending(path)
+	return nil
 }
 
 // createOutput is create's --output json result. It holds no secret.

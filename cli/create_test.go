@@ -69,12 +69,13 @@ func TestCreateHappyPath(t *testing.T) {
 	assert.Contains(t, res.stderr, key.ID)
 	assert.Contains(t, res.stderr, "sesmtp verify --credentials "+out)
 
-	// The console's four calls, one each.
+	// The console's four calls, one each, and the check that the key is
+	// still there at the end (another run may have deleted it).
 	var actions []string
 	for _, c := range srv.Calls() {
 		actions = append(actions, c.Action)
 	}
-	assert.ElementsMatch(t, []string{"ListUsers", "CreateUser", "PutUserPolicy", "CreateAccessKey"}, actions)
+	assert.ElementsMatch(t, []string{"ListUsers", "CreateUser", "PutUserPolicy", "CreateAccessKey", "ListAccessKeys"}, actions)
 }
 
 func TestCreateGroupAndJSON(t *testing.T) {

@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,16 +82,40 @@ func groupInput(name string) *iam.CreateGroupInput { return &iam.CreateGroupInpu
 // can run it as a process and signal it.
 const runAsMainEnv = "SESMTP_TEST_RUN_MAIN"
 
+// killAtEnv makes a process run as sesmtp kill itself with SIGKILL at a
+// journal step: "STEP#N" is the Nth time it reaches STEP.
+const killAtEnv = "SESMTP_TEST_KILL_AT"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(runAsMainEnv) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		io := newStdio()
 		io.resolver = resolvesAll{} // tests never ask real DNS
+		io.step = killAt(os.Getenv(killAtEnv))
 		code := run(ctx, os.Args, io)
 		stop()
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
+}
+
+// killAt returns a step hook that SIGKILLs this process at spec ("STEP#N"),
+// or nil for "".
+func killAt(spec string) func(string) {
+	if spec == "" {
+		return nil
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	return func(step string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[step]++
+		if fmt.Sprintf("%s#%d", step, seen[step]) == spec {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the kernel ends the process before anything else runs here
+		}
+	}
 }
 
 // subprocess returns a command that runs this test binary as sesmtp with

@@ -19,6 +19,7 @@ import (
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
 
@@ -186,7 +187,9 @@ func discoverCalls(t *testing.T, cmd matrixCommand) []string {
 	cmd.setup(srv)
 	srv.ResetCalls()
 	dir := filepath.Join(t.TempDir(), "out")
-	res := runCLI(t, "", cmd.args(e, dir)...)
+	// Without faults the run must complete: a loaded machine must not
+	// make it miss the cases' 300 ms timeout (the last --timeout wins).
+	res := runCLI(t, "", append(cmd.args(e, dir), "--timeout", "30s")...)
 	require.Equal(t, 0, res.code, "%s without faults: %s", cmd.name, res.stderr)
 	var actions []string
 	for _, c := range srv.Calls() {
@@ -315,7 +318,7 @@ func TestCrashBetweenKeyAndFile(t *testing.T) {
 			require.Len(t, u.AccessKeys, 1, "and a key whose secret nobody has")
 			crashed := u.AccessKeys[0].ID
 			assert.NoFileExists(t, filepath.Join(dir, "target.csv"))
-			assert.FileExists(t, credfile.PendingPath(filepath.Join(dir, "target.csv")))
+			assert.FileExists(t, journal.MarkerPath(filepath.Join(dir, "target.csv")))
 
 			srv.ClearFaults()
 			res := runCLI(t, "", tc.args(e, dir)...)
@@ -324,7 +327,7 @@ func TestCrashBetweenKeyAndFile(t *testing.T) {
 			require.Len(t, u.AccessKeys, 1)
 			assert.NotEqual(t, crashed, u.AccessKeys[0].ID, "the crashed run's key is gone")
 			assertKeysAndFilesAgree(t, srv, dir, map[string]bool{})
-			assert.NoFileExists(t, credfile.PendingPath(filepath.Join(dir, "target.csv")))
+			assert.NoFileExists(t, journal.MarkerPath(filepath.Join(dir, "target.csv")))
 		})
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/provision"
 )
 
@@ -79,6 +81,9 @@ func runRotate(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
+		if err := target.checkFree(); err != nil {
+			return err
+		}
 		plan = append(plan, fmt.Sprintf("the credentials file: %s (%s, mode 0600)", target.path, target.format))
 		return printPlan(io, format, planOutput{Command: "rotate --strategy " + in.Strategy, Steps: plan, File: target.path, Format: string(target.format)})
 	}
@@ -93,11 +98,38 @@ func runRotate(c *cli.Context, io stdio) error {
 	}
 	ctx, cancel := withTimeout(c)
 	defer cancel()
-	in.Deliver = func(_ context.Context, creds credfile.Credentials) error { return target.deliver(io, creds) }
-	in.Retract = target.retract
 	if in.Verify, err = verifyHook(c, io, client, nil); err != nil {
 		return err
 	}
+	j, rec, err := openJournal(ctx, c, io, client, target)
+	if err != nil {
+		return err
+	}
+	err = rotateJournaled(ctx, io, client, j, rec, in, target, format)
+	closeJournal(io, j, err)
+	return err
+}
+
+// rotateJournaled runs the rotation under the lock on its file, after the
+// recovery rec of what a dead run left there.
+func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *journal.Journal, rec journal.Recovery,
+	in provision.RotateInput, target fileTarget, format string) error {
+	flow := provision.FlowRotateKey
+	if in.Strategy == provision.StrategyRecreate {
+		flow = provision.FlowRecreate
+	}
+	resuming := flow == provision.FlowRecreate && rec.Flow == flow && strings.EqualFold(rec.User, in.UserName)
+	if err := rec.RequireNoResume(target.path, resuming); err != nil {
+		return err
+	}
+	if rec.Completed(flow, in.UserName) {
+		reportDelivered(io, rec, target.path, in.Verify != nil)
+		return nil
+	}
+	if err := target.checkFree(); err != nil {
+		return err
+	}
+	in.Journal, in.Resume = j, rec.Resume
 	res, err := provision.Rotate(ctx, client, in)
 	if err != nil {
 		return err

@@ -120,7 +120,7 @@ func renderCSV(w io.Writer, creds Credentials, opts Options) error {
 		if opts.IncludeSecretKey {
 			row = append(row, creds.SecretAccessKey.Reveal())
 		}
-		if err := cw.Write(row); err != nil {
+		if err := cw.Write(safeRow(row)); err != nil {
 			return err
 		}
 	}

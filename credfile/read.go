@@ -187,7 +187,7 @@ func readCSV(text []byte) ([]Entry, error) {
 	}
 	get := func(row []string, name string) string {
 		if i, ok := col[name]; ok && i < len(row) {
-			return row[i]
+			return UnsafeCell(row[i])
 		}
 		return ""
 	}

@@ -14,7 +14,7 @@ var (
 		"iam:PutUserPolicy", "iam:CreateAccessKey", "iam:ListAccessKeys",
 		"iam:GetGroup", "iam:CreateGroup", "iam:PutGroupPolicy", "iam:AddUserToGroup",
 		"iam:ListUserPolicies", "iam:ListGroupsForUser", "iam:DeleteAccessKey", "iam:DeleteUserPolicy",
-		"iam:RemoveUserFromGroup", "iam:DeleteGroupPolicy", "iam:DeleteGroup", "iam:DeleteUser",
+		"iam:RemoveUserFromGroup", "iam:ListGroupPolicies", "iam:DeleteGroupPolicy", "iam:DeleteGroup", "iam:DeleteUser",
 	}
 	// inspectActions read everything a user holds (delete's safety check,
 	// rotate's saved configuration).

@@ -65,15 +65,13 @@ type CreateInput struct {
 	Regions []string
 	// FIPS names each region's FIPS SMTP endpoint in the credentials.
 	FIPS bool
-	// Deliver hands the new credentials over (writes the file). If it fails,
-	// Create rolls back: no key is left whose secret nobody has.
-	Deliver func(context.Context, credfile.Credentials) error
+	// Journal records the run's progress before each IAM change and hands
+	// the new credentials over (Deliver); it is required. If delivery
+	// fails, Create rolls back: no key is left whose secret nobody has.
+	Journal Journal
 	// Verify, if set, checks the delivered credentials (SMTP AUTH); if it
-	// fails, Create rolls back and calls Retract.
+	// fails, Create rolls back and retracts the delivery.
 	Verify func(context.Context, credfile.Credentials) error
-	// Retract undoes a successful Deliver (removes the file) when a later
-	// step fails, so that no file names a key IAM does not hold.
-	Retract func() error
 	// Restore, if set, replaces Policy, PolicyName and Group: the user gets
 	// these inline policies and group memberships (rotate's recreate).
 	Restore *SavedConfig
@@ -175,6 +173,9 @@ func Create(ctx context.Context, c IAMAPI, in CreateInput) (CreateResult, error)
 	if err := in.Validate(); err != nil {
 		return CreateResult{}, err
 	}
+	if in.Journal == nil {
+		return CreateResult{}, errNoJournal
+	}
 	if in.RunID == "" {
 		in.RunID = NewRunID()
 	}
@@ -195,6 +196,15 @@ func Create(ctx context.Context, c IAMAPI, in CreateInput) (CreateResult, error)
 	}
 	if in.Group == "" && in.Restore == nil {
 		r.res.PolicyName = in.policyName()
+	}
+	err := in.Journal.Note(func(p *Progress) {
+		if p.Flow == "" {
+			p.Flow = FlowCreate
+		}
+		p.User, p.UserRunID, p.KeyID = in.UserName, in.RunID, ""
+	})
+	if err != nil {
+		return CreateResult{}, fmt.Errorf("record the run before creating user %q: %w", in.UserName, err)
 	}
 	if err := r.run(ctx); err != nil {
 		return CreateResult{}, r.rollback(ctx, err)
@@ -235,16 +245,16 @@ func (r *createRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.in.Deliver != nil {
-		if err := r.in.Deliver(ctx, creds); err != nil {
-			return fmt.Errorf("hand over the new credentials: %w", err)
-		}
-		r.delivered = true
+	if err := r.in.Journal.Deliver(ctx, creds); err != nil {
+		return fmt.Errorf("hand over the new credentials: %w", err)
 	}
+	r.delivered = true
 	if r.in.Verify != nil {
-		return r.in.Verify(ctx, creds)
+		if err := r.in.Verify(ctx, creds); err != nil {
+			return err
+		}
 	}
-	return nil
+	return finalCheck(ctx, r.c, r.in.UserName, r.res.AccessKeyID)
 }
 
 func (r *createRun) createUser(ctx context.Context) error {
@@ -267,6 +277,10 @@ func (r *createRun) createUser(ctx context.Context) error {
 	var exists *types.EntityAlreadyExistsException
 	switch {
 	case err == nil:
+		if err := checkUser("CreateUser", out.User); err != nil {
+			r.userMaybe = true // it happened, but the answer cannot be trusted
+			return err
+		}
 		r.userCreated, r.res.UserARN = true, aws.ToString(out.User.Arn)
 		return nil
 	case errors.As(err, &exists):
@@ -281,15 +295,15 @@ func (r *createRun) createUser(ctx context.Context) error {
 
 // adoptOwnUser carries on with a user that exists only if this run made it.
 func (r *createRun) adoptOwnUser(ctx context.Context) error {
-	u, err := r.c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(r.in.UserName)})
+	u, err := getUser(ctx, r.c, r.in.UserName)
 	if err != nil {
 		r.userMaybe = true
-		return awsError("GetUser", fmt.Sprintf("user %q", r.in.UserName), err)
+		return err
 	}
-	if tagValue(u.User.Tags, TagRunID) != r.in.RunID {
+	if tagValue(u.Tags, TagRunID) != r.in.RunID {
 		return &ExistsError{UserName: r.in.UserName}
 	}
-	r.userCreated, r.res.UserARN = true, aws.ToString(u.User.Arn)
+	r.userCreated, r.res.UserARN = true, aws.ToString(u.Arn)
 	return nil
 }
 
@@ -322,7 +336,7 @@ func (r *createRun) grant(ctx context.Context) error {
 	}
 	if r.in.Group != "" {
 		if !r.in.GroupReady {
-			created, err := EnsureGroup(ctx, r.c, r.in.Group, r.in.policyName(), r.in.Policy)
+			created, err := EnsureGroup(ctx, r.c, r.in.Journal, r.in.Group, r.in.policyName(), r.in.Policy)
 			r.res.GroupCreated = created
 			if err != nil {
 				return err
@@ -343,8 +357,14 @@ func (r *createRun) createKey(ctx context.Context) (credfile.Credentials, error)
 	if err != nil {
 		return credfile.Credentials{}, awsError("CreateAccessKey", fmt.Sprintf("for user %q", r.in.UserName), err)
 	}
+	if err := checkAccessKey(out.AccessKey); err != nil {
+		return credfile.Credentials{}, err // the rollback removes the user and any key it has
+	}
 	id := aws.ToString(out.AccessKey.AccessKeyId)
 	r.res.AccessKeyID = id
+	if err := r.in.Journal.Note(func(p *Progress) { p.KeyID = id }); err != nil {
+		return credfile.Credentials{}, fmt.Errorf("record new access key %s: %w", id, err)
+	}
 	if attempts, ok := retry.GetAttemptResults(out.ResultMetadata); ok && len(attempts.Results) > 1 {
 		// An earlier attempt may have made a key whose answer was lost:
 		// nobody has its secret, so it must not stay.
@@ -359,13 +379,13 @@ func (r *createRun) createKey(ctx context.Context) (credfile.Credentials, error)
 
 // deleteKeysExcept deletes every access key of user but those in keep.
 func deleteKeysExcept(ctx context.Context, c IAMAPI, user string, keep ...string) (int, error) {
-	keys, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	keys, err := listKeys(ctx, c, user)
 	if err != nil {
-		return 0, awsError("ListAccessKeys", fmt.Sprintf("of user %q", user), err)
+		return 0, err
 	}
 	n := 0
-	for _, k := range keys.AccessKeyMetadata {
-		if id := aws.ToString(k.AccessKeyId); !slices.Contains(keep, id) {
+	for _, id := range keyIDsOf(keys) {
+		if !slices.Contains(keep, id) {
 			if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(id)}); err != nil && !isNoSuchEntity(err) {
 				return n, awsError("DeleteAccessKey", id, err)
 			}
@@ -377,8 +397,9 @@ func deleteKeysExcept(ctx context.Context, c IAMAPI, user string, keep ...string
 
 // EnsureGroup makes sure group exists, creating it with the sending policy
 // if it does not. It reports whether it created the group. An existing
-// group is left as it is.
-func EnsureGroup(ctx context.Context, c IAMAPI, group, policyName string, doc policy.Document) (bool, error) {
+// group is left as it is. j records the group before CreateGroup, so that
+// a crash recovery can delete it if it stays empty.
+func EnsureGroup(ctx context.Context, c IAMAPI, j Journal, group, policyName string, doc policy.Document) (bool, error) {
 	_, err := c.GetGroup(ctx, &iam.GetGroupInput{GroupName: aws.String(group), MaxItems: aws.Int32(1)})
 	if err == nil {
 		return false, nil
@@ -386,10 +407,19 @@ func EnsureGroup(ctx context.Context, c IAMAPI, group, policyName string, doc po
 	if !isNoSuchEntity(err) {
 		return false, awsError("GetGroup", fmt.Sprintf("%q", group), err)
 	}
+	if err := noteGroup(j, group, policyName, true); err != nil {
+		return false, fmt.Errorf("record group %q before creating it: %w", group, err)
+	}
 	_, err = c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(group)})
 	var exists *types.EntityAlreadyExistsException
+	if errors.As(err, &exists) || answered(err) {
+		// IAM refused: this run made no group (someone else's exists, or none).
+		if nerr := noteGroup(j, group, policyName, false); nerr != nil {
+			return false, fmt.Errorf("record that group %q is not this run's: %w", group, nerr)
+		}
+	}
 	if errors.As(err, &exists) {
-		return false, nil // created meanwhile by someone else: theirs
+		return false, nil
 	}
 	if err != nil {
 		return false, awsError("CreateGroup", fmt.Sprintf("%q", group), err)

@@ -41,12 +41,12 @@ type Inspection struct {
 // gives an error for which isNoSuchEntity holds.
 func Inspect(ctx context.Context, c IAMAPI, user string) (Inspection, error) {
 	var in Inspection
-	u, err := c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(user)})
+	u, err := getUser(ctx, c, user)
 	if err != nil {
-		return in, awsError("GetUser", fmt.Sprintf("%q", user), err)
+		return in, err
 	}
-	in.User = *u.User
-	in.ManagedBySesmtp = tagValue(u.User.Tags, TagManagedBy) == ManagedByValue
+	in.User = *u
+	in.ManagedBySesmtp = tagValue(u.Tags, TagManagedBy) == ManagedByValue
 	name := aws.String(user)
 	for _, step := range []func() error{
 		func() (err error) { in.InlinePolicies, err = userPolicies(ctx, c, user); return err },
@@ -61,13 +61,7 @@ func Inspect(ctx context.Context, c IAMAPI, user string) (Inspection, error) {
 			}
 			return nil
 		},
-		func() error {
-			out, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: name})
-			if err == nil {
-				in.AccessKeys = out.AccessKeyMetadata
-			}
-			return awsError("ListAccessKeys", fmt.Sprintf("of %q", user), err)
-		},
+		func() (err error) { in.AccessKeys, err = listKeys(ctx, c, user); return err },
 		func() error {
 			_, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: name})
 			in.LoginProfile = err == nil

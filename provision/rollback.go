@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,21 +98,42 @@ func (r *createRun) rollback(ctx context.Context, cause error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
+	var unconfirmed *UnconfirmedError
+	if errors.As(cause, &unconfirmed) {
+		return unconfirmed // done and delivered: nothing to undo
+	}
+	var conflict *ConflictError
+	if errors.As(cause, &conflict) {
+		// Another process removed this run's key: retract the credentials
+		// that name it, and leave the user, which is that process's now.
+		conflict.RetractErr = r.in.Journal.Retract(ctx)
+		conflict.Retracted = conflict.RetractErr == nil
+		return conflict
+	}
 	var undone []string
-	if r.delivered && r.in.Retract != nil {
-		if err := r.in.Retract(); err != nil {
+	if r.delivered {
+		if err := r.in.Journal.Retract(ctx); err != nil {
 			return r.leftBehind(cause, fmt.Errorf("remove the credentials file: %w", err), nil)
 		}
 		undone = append(undone, "the credentials file")
 	}
-	if r.userMaybe {
-		ours, err := r.ownsUser(ctx)
-		if err != nil {
-			return r.leftBehind(cause, err, nil)
+	// Only a user carrying this run's id is this run's to remove: another
+	// run (sesmtp rotate --strategy recreate) may have replaced it.
+	present, ours, err := r.ownership(ctx)
+	if err != nil && r.userMaybe {
+		return r.leftBehind(cause, err, nil)
+	}
+	if err == nil && (present || r.userMaybe) && !ours {
+		// The user is another run's now, but a key this run made on it is
+		// still this run's, and nobody has its secret.
+		if present && r.res.AccessKeyID != "" {
+			removed, err := DeleteKeys(ctx, r.c, r.in.UserName, []string{r.res.AccessKeyID})
+			undone = append(undone, removed...)
+			if err != nil {
+				return r.leftBehind(cause, err, undone)
+			}
 		}
-		if !ours {
-			return &RolledBackError{Err: cause}
-		}
+		return &RolledBackError{Err: cause, Undone: undone}
 	}
 	p := &purger{c: r.c, user: r.in.UserName}
 	if err := p.purge(ctx, purgeOwn); err != nil {
@@ -131,16 +153,16 @@ func (r *createRun) rollback(ctx context.Context, cause error) error {
 	return &RolledBackError{Err: cause, Undone: undone}
 }
 
-// ownsUser reports whether the user exists and carries this run's id.
-func (r *createRun) ownsUser(ctx context.Context) (bool, error) {
-	u, err := r.c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(r.in.UserName)})
+// ownership reports whether the user exists and carries this run's id.
+func (r *createRun) ownership(ctx context.Context) (present, ours bool, err error) {
+	u, err := getUser(ctx, r.c, r.in.UserName)
 	if isNoSuchEntity(err) {
-		return false, nil
+		return false, false, nil
 	}
 	if err != nil {
-		return false, awsError("GetUser", fmt.Sprintf("user %q", r.in.UserName), err)
+		return false, false, err
 	}
-	return tagValue(u.User.Tags, TagRunID) == r.in.RunID, nil
+	return true, tagValue(u.Tags, TagRunID) == r.in.RunID, nil
 }
 
 func (r *createRun) leftBehind(cause, undoErr error, undone []string) error {
@@ -166,6 +188,13 @@ func deleteGroupIfEmpty(ctx context.Context, c IAMAPI, group, policyName string)
 	}
 	if len(g.Users) > 0 {
 		return nil, nil // in use by others now: theirs to keep
+	}
+	pols, err := c.ListGroupPolicies(ctx, &iam.ListGroupPoliciesInput{GroupName: aws.String(group)})
+	if err != nil {
+		return nil, awsError("ListGroupPolicies", fmt.Sprintf("of group %q", group), err)
+	}
+	if slices.ContainsFunc(pols.PolicyNames, func(n string) bool { return n != policyName }) {
+		return nil, nil // someone else has configured it since: theirs to keep
 	}
 	var done []string
 	if _, err := c.DeleteGroupPolicy(ctx, &iam.DeleteGroupPolicyInput{GroupName: aws.String(group), PolicyName: aws.String(policyName)}); err != nil && !isNoSuchEntity(err) {

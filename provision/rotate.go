@@ -37,10 +37,13 @@ type RotateInput struct {
 	Regions  []string
 	// FIPS is as in CreateInput.
 	FIPS bool
-	// Deliver, Verify and Retract are as in CreateInput.
-	Deliver func(context.Context, credfile.Credentials) error
+	// Journal and Verify are as in CreateInput; Journal is required.
+	Journal Journal
 	Verify  func(context.Context, credfile.Credentials) error
-	Retract func() error
+	// Resume (recreate) is the configuration a rotation that died after
+	// deleting the user saved (from its journal): the user is restored
+	// from it rather than from what is left of the user.
+	Resume *SavedConfig
 	// ReplaceOldest (key strategy) deletes the older of two existing keys
 	// first instead of refusing.
 	ReplaceOldest bool
@@ -87,17 +90,22 @@ func Rotate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error)
 	if len(in.Regions) == 0 {
 		return RotateResult{}, errNoRegions
 	}
+	if in.Journal == nil {
+		return RotateResult{}, errNoJournal
+	}
 	if in.Strategy != StrategyKey && in.Strategy != StrategyRecreate && in.Strategy != "" {
 		return RotateResult{}, exitcode.UsageError(fmt.Errorf("unknown strategy %q: use %s or %s", in.Strategy, StrategyRecreate, StrategyKey))
 	}
 	insp, err := checkRotatable(ctx, c, in)
-	if err != nil {
+	var missing *NoSuchUserError
+	gone := in.Strategy != StrategyKey && in.Resume != nil && errors.As(err, &missing) // a dead rotation deleted it
+	if err != nil && !gone {
 		return RotateResult{UserName: in.UserName, Strategy: in.Strategy, Regions: in.Regions}, err
 	}
 	if in.Strategy == StrategyKey {
 		return rotateKey(ctx, c, in)
 	}
-	return recreate(ctx, c, in, insp)
+	return recreate(ctx, c, in, insp, gone)
 }
 
 // checkRotatable inspects the user before any change: it must exist and,
@@ -142,14 +150,14 @@ func (e *TooManyKeysError) ExitCode() int { return exitcode.Usage }
 
 func rotateKey(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyKey, Regions: in.Regions, OldKeys: "deleted"}
+	retire := RetireDelete
 	if in.DeactivateOld {
-		res.OldKeys = "deactivated"
+		res.OldKeys, retire = "deactivated", RetireDeactivate
 	}
-	list, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(in.UserName)})
+	old, err := listKeys(ctx, c, in.UserName)
 	if err != nil {
-		return res, beforeChange(awsError("ListAccessKeys", fmt.Sprintf("of user %q", in.UserName), err))
+		return res, beforeChange(err)
 	}
-	old := list.AccessKeyMetadata
 	var replaced string
 	if len(old) >= 2 {
 		if !in.ReplaceOldest {
@@ -164,8 +172,14 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, err
 		}
 		old = slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced })
 	}
-	for _, k := range old {
-		res.OldAccessKeys = append(res.OldAccessKeys, aws.ToString(k.AccessKeyId))
+	res.OldAccessKeys = keyIDsOf(old)
+	// Recorded before CreateAccessKey: a recovery removes only a key that
+	// is not one of these, and retires only these.
+	err = in.Journal.Note(func(p *Progress) {
+		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID = FlowRotateKey, in.UserName, res.OldAccessKeys, retire, ""
+	})
+	if err != nil {
+		return res, fmt.Errorf("record the rotation of %q: %w", in.UserName, err)
 	}
 	kr := &keyRun{c: c, in: in, keep: res.OldAccessKeys, replaced: replaced}
 	id, err := kr.run(ctx)
@@ -176,7 +190,10 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, err
 	if replaced != "" {
 		res.OldAccessKeys = append(res.OldAccessKeys, replaced)
 	}
-	return res, retireKeys(ctx, c, in, old)
+	if err := retireKeys(ctx, c, in, old); err != nil {
+		return res, err
+	}
+	return res, kr.confirm(ctx)
 }
 
 // keyRun is a key rotation between creating the new key and retiring the old.
@@ -186,27 +203,39 @@ type keyRun struct {
 	keep      []string // the old keys, which stay until the new one works
 	replaced  string   // the oldest key, deleted to make room (cannot be undone)
 	newKey    string
+	retried   bool // CreateAccessKey was retried: a lost answer may have made a stray key
 	delivered bool
 }
 
 func (k *keyRun) run(ctx context.Context) (string, error) {
 	out, err := k.c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(k.in.UserName)})
 	if err != nil {
+		k.retried = !answered(err)
 		return "", awsError("CreateAccessKey", fmt.Sprintf("for user %q", k.in.UserName), err)
 	}
+	attempts, ok := retry.GetAttemptResults(out.ResultMetadata)
+	k.retried = ok && len(attempts.Results) > 1
+	if err := checkAccessKey(out.AccessKey); err != nil {
+		k.retried = true // a key was made, and its id may be unknown: sweep
+		if out.AccessKey != nil {
+			k.newKey = aws.ToString(out.AccessKey.AccessKeyId)
+		}
+		return "", err
+	}
 	k.newKey = aws.ToString(out.AccessKey.AccessKeyId)
-	if attempts, ok := retry.GetAttemptResults(out.ResultMetadata); ok && len(attempts.Results) > 1 {
+	if err := k.in.Journal.Note(func(p *Progress) { p.KeyID = k.newKey }); err != nil {
+		return "", fmt.Errorf("record new access key %s: %w", k.newKey, err)
+	}
+	if k.retried {
 		if _, err := deleteKeysExcept(ctx, k.c, k.in.UserName, append(slices.Clone(k.keep), k.newKey)...); err != nil {
 			return "", err
 		}
 	}
 	creds := credentialsFor(k.in.UserName, out.AccessKey, k.in.Regions, k.in.FIPS)
-	if k.in.Deliver != nil {
-		if err := k.in.Deliver(ctx, creds); err != nil {
-			return "", fmt.Errorf("hand over the new credentials: %w", err)
-		}
-		k.delivered = true
+	if err := k.in.Journal.Deliver(ctx, creds); err != nil {
+		return "", fmt.Errorf("hand over the new credentials: %w", err)
 	}
+	k.delivered = true
 	if k.in.Verify != nil {
 		if err := k.in.Verify(ctx, creds); err != nil {
 			return "", err
@@ -215,18 +244,39 @@ func (k *keyRun) run(ctx context.Context) (string, error) {
 	return k.newKey, nil
 }
 
+// confirm is the rotation's last IAM call: the new key must still be
+// there, or exit 0 would be a lie. By now the old keys are retired, so a
+// failure is reported, not rolled back.
+func (k *keyRun) confirm(ctx context.Context) error {
+	err := finalCheck(ctx, k.c, k.in.UserName, k.newKey)
+	var conflict *ConflictError
+	if errors.As(err, &conflict) {
+		conflict.RetractErr = k.in.Journal.Retract(context.WithoutCancel(ctx))
+		conflict.Retracted = conflict.RetractErr == nil
+	}
+	return err
+}
+
 // rollback deletes the new key (and any stray one) and retracts the file.
+// Only the new key is deleted when its id is known and no retry may have
+// made another: a key another run made meanwhile is not this run's.
 func (k *keyRun) rollback(ctx context.Context, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
 	var undone []string
-	if k.delivered && k.in.Retract != nil {
-		if err := k.in.Retract(); err != nil {
+	if k.delivered {
+		if err := k.in.Journal.Retract(ctx); err != nil {
 			return &LeftBehindError{Err: cause, UndoErr: err, Remains: []string{"the new credentials file"}, Cleanup: "remove the file by hand"}
 		}
 		undone = append(undone, "the new credentials file")
 	}
-	stray, err := deleteKeysExcept(ctx, k.c, k.in.UserName, k.keep...)
+	var stray int
+	var err error
+	if k.newKey != "" && !k.retried {
+		_, err = DeleteKeys(ctx, k.c, k.in.UserName, []string{k.newKey})
+	} else {
+		stray, err = deleteKeysExcept(ctx, k.c, k.in.UserName, k.keep...)
+	}
 	if err != nil {
 		return &LeftBehindError{Err: cause, UndoErr: err, Undone: undone,
 			Remains: []string{"a new access key of user " + k.in.UserName + " that no file holds the secret of"},
@@ -238,6 +288,9 @@ func (k *keyRun) rollback(ctx context.Context, cause error) error {
 		undone = append(undone, "new access key "+k.newKey)
 	case stray > 0:
 		undone = append(undone, fmt.Sprintf("%d access key(s) made by calls whose answers were lost", stray))
+	}
+	if k.newKey != "" && stray > 1 {
+		undone = append(undone, fmt.Sprintf("%d access key(s) made by calls whose answers were lost", stray-1))
 	}
 	if k.replaced != "" {
 		return &LeftBehindError{Err: cause, UndoErr: errors.New("the oldest key cannot be restored"), Undone: undone,
@@ -251,24 +304,29 @@ func (k *keyRun) rollback(ctx context.Context, cause error) error {
 func retireKeys(ctx context.Context, c IAMAPI, in RotateInput, old []types.AccessKeyMetadata) error {
 	for _, k := range old {
 		id := aws.ToString(k.AccessKeyId)
-		var err error
-		if in.DeactivateOld {
-			_, err = c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: k.AccessKeyId, Status: types.StatusTypeInactive})
-			err = awsError("UpdateAccessKey", id, err)
-		} else {
-			_, err = c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: k.AccessKeyId})
-			if isNoSuchEntity(err) {
-				err = nil
-			}
-			err = awsError("DeleteAccessKey", id, err)
-		}
-		if err != nil {
+		if err := retireKey(ctx, c, in.UserName, id, in.DeactivateOld); err != nil {
 			return &LeftBehindError{Err: err, UndoErr: errors.New("the new credentials are written and work; the old key stays"),
 				Remains: []string{"old access key " + id + " (still " + string(k.Status) + ")"},
 				Cleanup: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", in.UserName, id)}
 		}
 	}
 	return nil
+}
+
+// retireKey deletes or deactivates one old key; one already gone is fine.
+func retireKey(ctx context.Context, c IAMAPI, user, id string, deactivate bool) error {
+	if deactivate {
+		_, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(id), Status: types.StatusTypeInactive})
+		if isNoSuchEntity(err) {
+			return nil
+		}
+		return awsError("UpdateAccessKey", id, err)
+	}
+	_, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(id)})
+	if isNoSuchEntity(err) {
+		return nil
+	}
+	return awsError("DeleteAccessKey", id, err)
 }
 
 // credentialsFor derives the passwords of a new key for regions (their
@@ -306,9 +364,12 @@ func (e *RecreateError) Unwrap() error { return e.Err }
 // ExitCode implements exitcode.Coder.
 func (e *RecreateError) ExitCode() int { return exitcode.LeftBehind }
 
-func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection) (RotateResult, error) {
+func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection, gone bool) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyRecreate, Regions: in.Regions, OldKeys: "deleted"}
 	saved := saveConfig(insp)
+	if in.Resume != nil {
+		saved = *in.Resume
+	}
 	if in.PermissionsBoundary != "" {
 		saved.PermissionsBoundary = in.PermissionsBoundary
 	}
@@ -316,20 +377,30 @@ func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection) (R
 		return res, err // before anything is deleted
 	}
 	res.Saved = &saved
-	for _, k := range insp.AccessKeys {
-		res.OldAccessKeys = append(res.OldAccessKeys, aws.ToString(k.AccessKeyId))
+	res.OldAccessKeys = keyIDsOf(insp.AccessKeys)
+	// Recorded before the delete: if this run dies after it, the next
+	// rotation restores the user from this, not from what is left.
+	if err := in.Journal.Note(func(p *Progress) { p.Flow, p.User, p.Saved = FlowRecreate, in.UserName, &saved }); err != nil {
+		return res, fmt.Errorf("record the configuration of %q before deleting it: %w", in.UserName, err)
 	}
-	p := &purger{c: c, user: in.UserName}
-	if err := p.purge(ctx, purgeAll); err != nil {
-		if len(p.done) == 0 {
-			return res, beforeChange(err)
+	if !gone {
+		p := &purger{c: c, user: in.UserName}
+		if err := p.purge(ctx, purgeAll); err != nil {
+			if len(p.done) == 0 && in.Resume == nil {
+				return res, beforeChange(err)
+			}
+			return res, &RecreateError{UserName: in.UserName, Saved: saved, Err: fmt.Errorf("the delete stopped part way: %w", err)}
 		}
-		return res, &RecreateError{UserName: in.UserName, Saved: saved, Err: fmt.Errorf("the delete stopped part way: %w", err)}
 	}
 	created, err := Create(ctx, c, CreateInput{
 		UserName: in.UserName, Path: saved.Path, Tags: saved.Tags, PermissionsBoundary: saved.PermissionsBoundary,
-		Restore: &saved, Regions: in.Regions, FIPS: in.FIPS, Deliver: in.Deliver, Verify: in.Verify, Retract: in.Retract, Listed: true,
+		Restore: &saved, Regions: in.Regions, FIPS: in.FIPS, Journal: in.Journal, Verify: in.Verify, Listed: true,
 	})
+	var conflict *ConflictError
+	var unconfirmed *UnconfirmedError
+	if errors.As(err, &conflict) || errors.As(err, &unconfirmed) {
+		return res, err
+	}
 	if err != nil {
 		return res, &RecreateError{UserName: in.UserName, Saved: saved, Err: err}
 	}

@@ -132,7 +132,10 @@ func TestIssuedKeysActAsTheirUser(t *testing.T) {
 	_, err = eve.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("x")})
 	assert.ErrorContains(t, err, "User: arn:aws:iam::123456789012:user/eve is not authorized to perform: iam:CreateUser")
 	calls := srv.Calls()
-	assert.Equal(t, iamtest.Call{Action: "ListUsers", Caller: "eve", Outcome: "ok"}, calls[len(calls)-2])
+	listed := calls[len(calls)-2]
+	assert.NotZero(t, listed.Seq, "a performed call has its place in the order")
+	listed.Seq = 0
+	assert.Equal(t, iamtest.Call{Action: "ListUsers", Caller: "eve", Outcome: "ok"}, listed)
 	assert.Equal(t, "AccessDenied", calls[len(calls)-1].Outcome)
 
 	// Escalation by writing Action:* on itself works only because her own

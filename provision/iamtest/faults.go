@@ -156,6 +156,12 @@ type Call struct {
 	UserName string
 	// Resource is the secret or parameter a store action is about.
 	Resource string
+	// AccessKeyID is the request's AccessKeyId parameter, or for a
+	// CreateAccessKey the server performed, the id of the key it made.
+	AccessKeyID string
+	// Seq orders the calls the server performed (1, 2, ...), in the order
+	// their actions took effect; 0 for a call it did not perform.
+	Seq uint64
 	// Caller is the user name of the caller, "" if authentication failed.
 	Caller string
 	// Outcome is "ok", the error code answered, "dropped", "canceled", or

@@ -101,11 +101,12 @@ type Server struct {
 
 	roles []Role
 
-	mu      sync.Mutex // guards callers, state and calls
+	mu      sync.Mutex // guards callers, state, calls and seq
 	callers map[string]Caller
 	state   *state
 	stores  storeState // Secrets Manager and SSM (secretsmanager.go, ssm.go)
 	calls   []Call
+	seq     uint64
 
 	// faultMu guards faults; it is apart from mu so that a Fault's Match
 	// can call the Server's methods.
@@ -189,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve applies faults around the action and writes its answer.
 func (s *Server) serve(ctx context.Context, w http.ResponseWriter, req *request) {
-	call := Call{Action: req.action, UserName: req.form.Get("UserName"), Caller: req.caller.UserName}
+	call := Call{Action: req.action, UserName: req.form.Get("UserName"), AccessKeyID: req.form.Get("AccessKeyId"), Caller: req.caller.UserName}
 	faults := s.matchFaults(call)
 	for _, f := range faults {
 		if f.Kind == Delay && !sleep(ctx, f.Delay) {
@@ -209,8 +210,11 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, req *request)
 		writeError(w, req.id, before.apiError())
 		return
 	}
-	result, aerr := s.perform(req)
-	call.Outcome = "ok"
+	result, seq, aerr := s.perform(req)
+	call.Outcome, call.Seq = "ok", seq
+	if k, ok := result.(accessKeyResult); ok {
+		call.AccessKeyID = k.AccessKey.AccessKeyID
+	}
 	if aerr != nil {
 		call.Outcome = aerr.Code
 	}
@@ -238,20 +242,25 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, req *request)
 	writeResult(w, req.action, req.id, result)
 }
 
-// perform runs the action under the state lock.
-func (s *Server) perform(req *request) (any, *apiError) {
+// perform runs the action under the state lock and returns its Seq.
+func (s *Server) perform(req *request) (any, uint64, *apiError) {
 	if v := req.form.Get("Version"); v != APIVersion {
-		return nil, &apiError{Status: 400, Type: "Sender", Code: "InvalidParameterValue",
+		return nil, 0, &apiError{Status: 400, Type: "Sender", Code: "InvalidParameterValue",
 			Message: "The Version parameter must be " + APIVersion + "."}
 	}
 	op, ok := operations[req.action]
 	if !ok {
-		return nil, &apiError{Status: 400, Type: "Sender", Code: "InvalidAction",
+		return nil, 0, &apiError{Status: 400, Type: "Sender", Code: "InvalidAction",
 			Message: "Could not find operation " + req.action + " for version " + APIVersion}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return op(s.state, req)
+	result, aerr := op(s.state, req)
+	if aerr != nil {
+		return result, 0, aerr
+	}
+	s.seq++
+	return result, s.seq, nil
 }
 
 // sleep waits for d or until ctx ends; it reports whether d elapsed.

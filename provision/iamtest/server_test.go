@@ -487,13 +487,15 @@ func TestFaults(t *testing.T) {
 	require.Error(t, err)
 
 	calls := srv.Calls()
+	u1, _ := srv.User("one")
+	u3, _ := srv.User("three")
 	want := []iamtest.Call{
-		{Action: "CreateUser", UserName: "one", Caller: "admin", Outcome: "ok"},
+		{Action: "CreateUser", UserName: "one", Caller: "admin", Outcome: "ok", Seq: 1},
 		{Action: "CreateUser", UserName: "two", Caller: "admin", Outcome: "Throttling", Fault: iamtest.FailBefore},
-		{Action: "CreateUser", UserName: "three", Caller: "admin", Outcome: "ok"},
-		{Action: "CreateUser", UserName: "four", Caller: "admin", Outcome: "performed, then ServiceFailure", Fault: iamtest.FailAfter},
-		{Action: "CreateAccessKey", UserName: "one", Caller: "admin", Outcome: "performed, then dropped", Fault: iamtest.DropAfter},
-		{Action: "CreateAccessKey", UserName: "three", Caller: "admin", Outcome: "ok"},
+		{Action: "CreateUser", UserName: "three", Caller: "admin", Outcome: "ok", Seq: 2},
+		{Action: "CreateUser", UserName: "four", Caller: "admin", Outcome: "performed, then ServiceFailure", Fault: iamtest.FailAfter, Seq: 3},
+		{Action: "CreateAccessKey", UserName: "one", AccessKeyID: u1.AccessKeys[0].ID, Caller: "admin", Outcome: "performed, then dropped", Fault: iamtest.DropAfter, Seq: 4},
+		{Action: "CreateAccessKey", UserName: "three", AccessKeyID: u3.AccessKeys[0].ID, Caller: "admin", Outcome: "ok", Seq: 5},
 		{Action: "GetUser", UserName: "one", Caller: "admin", Outcome: "dropped", Fault: iamtest.DropBefore},
 	}
 	assert.Equal(t, want, calls)

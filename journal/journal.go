@@ -1,0 +1,339 @@
+// Package journal is the one owner of crash safety for sesmtp's runs that
+// change IAM: a Journal holds an exclusive lock on its target, keeps a
+// marker beside it that records, before each IAM change, what the run is
+// about to do, hands the credentials over, and recovers what a dead run
+// left. Every flow (create, each sender of a batch, rotate by either
+// strategy) is given a Journal and can deliver only through it, so no flow
+// can forget it.
+//
+// # Ownership, not guesswork
+//
+// The lock is flock(2) on .<file>.lock beside the target: the kernel
+// releases it when its process dies, however it dies. A second run on the
+// same target fails at once with a *HeldError (exit 2) naming the holder
+// (pid, host, start time) and never reads the holder's marker. So a marker
+// found under the lock belongs to a dead run, and Recover acts on it:
+// from the marker and IAM, never from whether a file merely exists. A key
+// counts as delivered only if the target names that key id (a file is
+// read back with credfile); delivered work is never undone, undelivered
+// work is removed, but only what the marker proves that run made (see
+// provision.Resolve).
+//
+// # Plugging in
+//
+// A new flow (say, a setup command that creates a sending group and a
+// boundary policy) takes a provision.Journal, opens one with Open for its
+// target (OpenDir when it delivers nothing), calls Recover before its
+// first IAM call, records each fact with Note before the IAM call it
+// announces (provision.EnsureGroup already records the groups it
+// creates), and calls Close with its result. provision.Resolve decides
+// what its recorded progress means after a crash; a new kind of resource
+// gets a field in provision.Progress and a case there.
+//
+// A new delivery target (a Secrets Manager secret, an SSM parameter)
+// implements Target: Place is a local path to keep the lock and marker
+// at (for a remote store, a file under the user's state directory named
+// after the secret's ARN; the lock then guards one machine only); Deliver
+// records, before it creates anything a crash could leave, the names of
+// what it creates (a secret version's client request token, say: PutSecretValue
+// with the run id as ClientRequestToken is idempotent); Holds reads the
+// target back and reports whether it names the key id; Retract and
+// Cleanup remove this run's delivery and leftovers, never anyone else's.
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sesmtp/sesmtp/credfile"
+	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/provision"
+)
+
+// Steps a Journal reports to Options.Step, in order, besides the target's
+// own (credfile.StepTempWritten, credfile.StepPlaced for a file).
+const (
+	// StepNoted: a Note was made durable.
+	StepNoted = "noted"
+	// StepDelivered: the marker says delivered; leftovers are not yet removed.
+	StepDelivered = "delivered"
+	// StepFinished: the delivery's leftovers are removed.
+	StepFinished = "finished"
+	// StepClosing: the run is over; the marker is about to be removed.
+	StepClosing = "closing"
+)
+
+// Target is where a journaled run delivers credentials. File is the one
+// sesmtp has; see the package documentation for others.
+type Target interface {
+	// Name names the target in messages (a path, an ARN).
+	Name() string
+	// Place is the local path the lock and marker are kept beside.
+	Place() string
+	// Deliver puts creds in place. Before it creates anything a crash
+	// could leave behind, it records its name with record; it reports
+	// its steps to step.
+	Deliver(ctx context.Context, creds credfile.Credentials, token string, record func(leftovers ...string) error, step func(string)) error
+	// Holds reports whether the target now delivers access key id: it
+	// names it, or the leftovers in m prove it was put in place (a file
+	// moved since).
+	Holds(ctx context.Context, m Marker, id string) (bool, error)
+	// Retract removes the delivery of key id, if the target still names it.
+	Retract(ctx context.Context, id string) error
+	// Cleanup removes the leftovers m records; nothing else.
+	Cleanup(m Marker) error
+}
+
+// Options configure a Journal.
+type Options struct {
+	// Command is recorded in the lock, e.g. "sesmtp create --user app".
+	Command string
+	// Step, if set, is called after each step (for tests that kill the
+	// process at each one).
+	Step func(string)
+}
+
+// Journal is one run's lock, marker and recovery for one target. It
+// implements provision.Journal. Its methods are safe for one flow at a
+// time (a run's concurrent grant and key calls may Note concurrently).
+type Journal struct {
+	target Target
+	opts   Options
+	lock   *lock
+	marker string
+	// m is the run's marker; begun says it has been written.
+	m     Marker
+	begun bool
+	// mu serialises Notes (a run's grant and key calls run concurrently).
+	mu chan struct{}
+}
+
+var _ provision.Journal = (*Journal)(nil)
+
+// Open takes target's lock without waiting (a *HeldError, exit 2, if a
+// live run holds it). It writes no marker until the first Note.
+func Open(target Target, opts Options) (*Journal, error) {
+	place := target.Place()
+	if err := os.MkdirAll(filepath.Dir(place), credfile.DirMode); err != nil {
+		return nil, exitcode.UsageError(fmt.Errorf("create directory for %s: %w", target.Name(), err))
+	}
+	runID := provision.NewRunID()
+	host, _ := os.Hostname()
+	owner := Owner{PID: os.Getpid(), Host: host, Started: time.Now().UTC().Truncate(time.Second), RunID: runID, Command: opts.Command}
+	l, err := acquire(LockPath(place), target.Name(), owner)
+	if err != nil {
+		return nil, err
+	}
+	j := &Journal{target: target, opts: opts, lock: l, marker: MarkerPath(place), mu: make(chan struct{}, 1),
+		m: Marker{Version: markerVersion, RunID: runID, Owner: owner}}
+	return j, nil
+}
+
+// RunID is the run's random id; a user the run creates is tagged with it.
+func (j *Journal) RunID() string { return j.m.RunID }
+
+func (j *Journal) step(name string) {
+	if j.opts.Step != nil {
+		j.opts.Step(name)
+	}
+}
+
+func (j *Journal) locked(f func() error) error {
+	j.mu <- struct{}{}
+	defer func() { <-j.mu }()
+	return f()
+}
+
+// Note implements provision.Journal: it applies change and rewrites the
+// marker durably before returning.
+func (j *Journal) Note(change func(*provision.Progress)) error {
+	return j.locked(func() error {
+		change(&j.m.Progress)
+		return j.save()
+	})
+}
+
+// save writes the marker; the caller holds j.mu. A journal without a
+// lock (Stdout) records nothing.
+func (j *Journal) save() error {
+	if j.lock == nil {
+		return nil
+	}
+	if err := writeMarker(j.marker, j.m); err != nil {
+		return err
+	}
+	j.begun = true
+	j.step(StepNoted)
+	return nil
+}
+
+func (j *Journal) update(change func(*Marker)) error {
+	return j.locked(func() error {
+		change(&j.m)
+		return j.save()
+	})
+}
+
+// Deliver implements provision.Journal: it records the key id and the
+// names the target is about to create, delivers, records the delivery,
+// then removes the leftovers.
+func (j *Journal) Deliver(ctx context.Context, creds credfile.Credentials) error {
+	if err := j.update(func(m *Marker) { m.KeyID, m.Delivered, m.Retracted = creds.AccessKeyID, false, false }); err != nil {
+		return fmt.Errorf("record the delivery: %w", err)
+	}
+	record := func(names ...string) error {
+		return j.update(func(m *Marker) { m.Leftovers = append(m.Leftovers, names...) })
+	}
+	if err := j.target.Deliver(ctx, creds, j.m.RunID, record, j.step); err != nil {
+		return err
+	}
+	if err := j.update(func(m *Marker) { m.Delivered = true }); err != nil {
+		return fmt.Errorf("record the delivery: %w", err)
+	}
+	j.step(StepDelivered)
+	if err := j.target.Cleanup(j.m); err != nil {
+		return err
+	}
+	if err := j.update(func(m *Marker) { m.Leftovers = nil }); err != nil {
+		return err
+	}
+	j.step(StepFinished)
+	return nil
+}
+
+// Retract implements provision.Journal: it records the retraction, then
+// removes the delivery if the target still names this run's key.
+func (j *Journal) Retract(ctx context.Context) error {
+	if err := j.update(func(m *Marker) { m.Delivered, m.Retracted = false, true }); err != nil {
+		return fmt.Errorf("record the retraction: %w", err)
+	}
+	if err := j.target.Cleanup(j.m); err != nil {
+		return err
+	}
+	return j.target.Retract(ctx, j.m.KeyID)
+}
+
+// Close ends the run: unless err left something behind (exit 4, when the
+// next run must finish the cleanup), it removes the marker; then it
+// releases the lock. A marker Recover left for this run to take over
+// stays if the run never began.
+func (j *Journal) Close(err error) error {
+	if j.lock == nil {
+		return nil
+	}
+	j.step(StepClosing)
+	var rerr error
+	if j.begun && exitcode.Of(err) != exitcode.LeftBehind {
+		rerr = removeMarker(j.marker)
+	}
+	if lerr := j.lock.release(); rerr == nil {
+		rerr = lerr
+	}
+	j.lock = nil
+	return rerr
+}
+
+// Recovery says what Recover found and did.
+type Recovery struct {
+	// Found says a dead run's marker was there; the rest is about that run.
+	Found bool
+	Owner Owner
+	provision.Progress
+	// Delivered says its key was delivered (the target names it).
+	Delivered bool
+	provision.Recovered
+}
+
+// Recover finishes or undoes what a dead run left at the target: it must
+// be called with the lock held (after Open), before the run's first IAM
+// call. It removes the dead run's leftovers, proves from the target
+// whether its key was delivered, and lets provision.Resolve keep or
+// complete delivered work and remove the rest. If a rotation must be
+// resumed (Recovery.Resume), the marker stays until this run records its
+// own progress.
+func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, error) {
+	if j.lock == nil {
+		return Recovery{}, nil
+	}
+	m, found, err := readMarker(j.marker)
+	if err != nil || !found {
+		return Recovery{}, exitcode.UsageError(err)
+	}
+	rec := Recovery{Found: true, Owner: m.Owner, Progress: m.Progress}
+	if m.KeyID != "" {
+		held, err := j.target.Holds(ctx, m, m.KeyID)
+		if err != nil {
+			return rec, fmt.Errorf("an earlier run died while working on %s; cannot tell whether it delivered key %s: %w", j.target.Name(), m.KeyID, err)
+		}
+		rec.Delivered = held || m.Delivered && !m.Retracted
+	}
+	if err := j.target.Cleanup(m); err != nil {
+		return rec, err
+	}
+	rec.Recovered, err = provision.Resolve(ctx, c, m.Progress, rec.Delivered)
+	if err != nil {
+		return rec, fmt.Errorf("an earlier run (%s) died while working on %s and left IAM changes; removing them failed (run again to retry): %w",
+			m.Owner, j.target.Name(), err)
+	}
+	if rec.Resume != nil {
+		return rec, nil // the marker stays until this run records its own progress
+	}
+	return rec, removeMarker(j.marker)
+}
+
+// Summary describes the recovery in one line, "" if there was nothing.
+func (r Recovery) Summary(target string) string {
+	if !r.Found {
+		return ""
+	}
+	msg := fmt.Sprintf("recovered: an earlier run (%s) died while working on %s (%s of IAM user %q)", r.Owner, target, r.Flow, r.User)
+	var parts []string
+	if r.Kept != "" {
+		parts = append(parts, "kept "+r.Kept)
+	}
+	if len(r.Finished) > 0 {
+		parts = append(parts, "finished what it had begun: "+strings.Join(r.Finished, ", "))
+	}
+	if len(r.Removed) > 0 {
+		parts = append(parts, "removed what it made and had not delivered: "+strings.Join(r.Removed, ", "))
+	}
+	if r.Resume != nil {
+		parts = append(parts, "its rotation deleted the user; the saved configuration is kept to finish it")
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "it had changed nothing that remains")
+	}
+	return msg + "; " + strings.Join(parts, "; ")
+}
+
+// Completed reports whether the dead run had delivered what flow would
+// now do for user: the rerun of a command killed after its delivery.
+func (r Recovery) Completed(flow provision.Flow, user string) bool {
+	return r.Found && r.Delivered && r.Flow == flow && strings.EqualFold(r.User, user)
+}
+
+// ErrUnfinishedRotation refuses a run on a target whose earlier rotation
+// must be finished first.
+var ErrUnfinishedRotation = errors.New("unfinished rotation")
+
+// RequireNoResume fails unless r leaves nothing to resume, or this run
+// resumes it (a rotate --strategy recreate of the same user).
+func (r Recovery) RequireNoResume(target string, resuming bool) error {
+	if r.Resume == nil || resuming {
+		return nil
+	}
+	return exitcode.UsageError(fmt.Errorf("%w: an earlier 'sesmtp rotate --strategy recreate --user %s' deleted the user and died before "+
+		"writing %s; run it again with --out %s to finish it (its saved configuration is kept in %s); nothing was changed",
+		ErrUnfinishedRotation, r.User, target, target, MarkerPath(target)))
+}
+
+// removable reports whether name is a leftover of the target at place: a
+// plain name (no directory) starting with ".<base>.tmp-".
+func removable(place, name string) bool {
+	return filepath.Base(name) == name && strings.HasPrefix(name, "."+filepath.Base(place)+".tmp-")
+}

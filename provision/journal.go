@@ -1,0 +1,94 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/sesmtp/sesmtp/credfile"
+)
+
+// Flow names what a journaled run was doing.
+type Flow string
+
+// The flows that change IAM.
+const (
+	// FlowCreate creates a user, its grant and its key (create, and each
+	// sender of a batch).
+	FlowCreate Flow = "create"
+	// FlowRotateKey adds a key, delivers it, then retires the old keys.
+	FlowRotateKey Flow = "rotate-key"
+	// FlowRecreate deletes a user and creates it again from its saved configuration.
+	FlowRecreate Flow = "rotate-recreate"
+	// FlowBatch is a batch's own record: the groups it creates for its senders.
+	FlowBatch Flow = "batch"
+	// FlowSetup creates sending groups and boundary policies (no key).
+	FlowSetup Flow = "setup"
+)
+
+// Progress is what a run has done, or is about to do, as its journal keeps
+// it: each fact is recorded before the IAM call it announces, so that a
+// later run can tell, after a crash, what the dead run may have made. It
+// holds no secret.
+type Progress struct {
+	Flow Flow   `json:"flow"`
+	User string `json:"user,omitempty"`
+	// UserRunID is the TagRunID value of the user this run is about to
+	// create: only a user carrying it is this run's to remove.
+	UserRunID string `json:"user_run_id,omitempty"`
+	// OldKeys (rotate-key) are the user's keys before the run; they stay
+	// until the new key is delivered. Retire is what then happens to them:
+	// RetireDelete or RetireDeactivate.
+	OldKeys []string `json:"old_keys,omitempty"`
+	Retire  string   `json:"retire,omitempty"`
+	// KeyID is the new access key, recorded as soon as IAM answers.
+	KeyID string `json:"key_id,omitempty"`
+	// Groups are groups this run is about to create (or created).
+	Groups []CreatedGroup `json:"groups,omitempty"`
+	// Saved (rotate-recreate) is the user's configuration, recorded before
+	// the user is deleted, so that the rotation can be finished after a crash.
+	Saved *SavedConfig `json:"saved,omitempty"`
+}
+
+// CreatedGroup is a group a run creates, with the inline policy it puts on it.
+type CreatedGroup struct {
+	Name   string `json:"name"`
+	Policy string `json:"policy"`
+}
+
+// What rotate-key does with the old keys once the new one is delivered.
+const (
+	RetireDelete     = "delete"
+	RetireDeactivate = "deactivate"
+)
+
+// Journal is the durable record of one run that changes IAM, and the only
+// way its credentials are handed over (journal.Journal implements it, for
+// files; see package journal for other targets). Every flow records what
+// it is about to do before each IAM change and delivers through it, so
+// that after a SIGKILL a later run can prove what was delivered and undo
+// only the rest.
+type Journal interface {
+	// Note applies change to the recorded progress and makes it durable
+	// before it returns.
+	Note(change func(*Progress)) error
+	// Deliver hands the credentials over; once it returns nil, the
+	// delivery is provable (a later run finds the key id at the target).
+	Deliver(ctx context.Context, creds credfile.Credentials) error
+	// Retract undoes this run's delivery, when a later step fails, so that
+	// no target names a key IAM does not hold.
+	Retract(ctx context.Context) error
+}
+
+// noteGroup records that the run is about to create group (or, with
+// created false after a refusal, that it did not).
+func noteGroup(j Journal, group, policyName string, creating bool) error {
+	return j.Note(func(p *Progress) {
+		p.Groups = slices.DeleteFunc(p.Groups, func(g CreatedGroup) bool { return g.Name == group })
+		if creating {
+			p.Groups = append(p.Groups, CreatedGroup{Name: group, Policy: policyName})
+		}
+	})
+}
+
+var errNoJournal = errors.New("internal error: a flow that changes IAM was given no journal")
