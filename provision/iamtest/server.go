@@ -100,6 +100,8 @@ type Server struct {
 	// can call the Server's methods.
 	faultMu sync.Mutex
 	faults  []*faultRule
+
+	strict strictModes // see strict.go
 }
 
 // NewServer starts a server on 127.0.0.1 and returns it; Close stops it.
@@ -117,6 +119,7 @@ func NewUnstartedServer(opts ...Option) *Server { return newServer(opts...) }
 func newServer(opts ...Option) *Server {
 	s := &Server{
 		account: DefaultAccountID,
+		strict:  newStrictModes(),
 		callers: map[string]Caller{DefaultAccessKeyID: {
 			AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey, UserName: DefaultCallerName,
 		}},
@@ -169,12 +172,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve applies faults around the action and writes its answer.
 func (s *Server) serve(ctx context.Context, w http.ResponseWriter, req *request) {
 	call := Call{Action: req.action, UserName: req.form.Get("UserName"), Caller: req.caller.UserName}
+	if s.refuse(w, req, call) {
+		return
+	}
 	faults := s.matchFaults(call)
 	for _, f := range faults {
 		if f.Kind == Delay && !sleep(ctx, f.Delay) {
 			call.Outcome = "canceled"
 			s.record(call)
-			return
+			// No answer: the client gave up, or the server is stopping
+			// (an empty 200 would read as success).
+			panic(http.ErrAbortHandler)
 		}
 	}
 	before := firstOf(faults, FailBefore, DropBefore)
@@ -230,7 +238,7 @@ func (s *Server) perform(req *request) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return op(s.state, req)
+	return s.consistent(req, op)
 }
 
 // sleep waits for d or until ctx ends; it reports whether d elapsed.
