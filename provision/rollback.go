@@ -13,8 +13,10 @@ import (
 	"github.com/sesmtp/sesmtp/exitcode"
 )
 
-// rollbackTimeout bounds a rollback, which runs even after Ctrl-C or --timeout.
-const rollbackTimeout = 2 * time.Minute
+// rollbackTimeout bounds a rollback, which runs even after Ctrl-C or
+// --timeout: room to wait for IAM to show what the run made (awscfg's
+// propagation wait, 2 minutes by default) and then to remove it.
+const rollbackTimeout = 5 * time.Minute
 
 // RolledBackError reports a flow that failed and was fully undone.
 type RolledBackError struct {
