@@ -98,6 +98,7 @@ func runRotate(c *cli.Context, io stdio) error {
 	defer cancel()
 	in.Deliver = func(_ context.Context, creds credfile.Credentials) error { return target.deliver(io, creds) }
 	in.Retract = target.retract
+	in.Warn = warnTo(io)
 	if in.Verify, err = verifyHook(c, io); err != nil {
 		return err
 	}

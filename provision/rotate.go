@@ -47,6 +47,8 @@ type RotateInput struct {
 	DeactivateOld bool
 	// Force (recreate) recreates a user that holds more than an SMTP user.
 	Force bool
+	// Warn is as in DeleteInput (recreate).
+	Warn func(string)
 }
 
 // RotateResult says what Rotate did. It holds no secret.
@@ -274,7 +276,8 @@ func (e *RecreateError) ExitCode() int { return exitcode.LeftBehind }
 
 func recreate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyRecreate, Regions: in.Regions, OldKeys: "deleted"}
-	insp, err := Inspect(ctx, c, in.UserName)
+	sk := &skips{warn: in.Warn}
+	insp, err := inspect(ctx, c, in.UserName, sk)
 	if err != nil {
 		return res, beforeChange(err)
 	}
@@ -286,7 +289,7 @@ func recreate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, erro
 	for _, k := range insp.AccessKeys {
 		res.OldAccessKeys = append(res.OldAccessKeys, aws.ToString(k.AccessKeyId))
 	}
-	p := &purger{c: c, user: in.UserName}
+	p := &purger{c: c, user: in.UserName, skips: sk}
 	if err := p.purge(ctx, purgeAll); err != nil {
 		if len(p.done) == 0 {
 			return res, beforeChange(err)
