@@ -122,9 +122,9 @@ func newRetryer(opts Options) aws.Retryer {
 		}
 	}
 	if opts.Adaptive {
-		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+		return newWarmAdaptive(retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
 			o.StandardOptions = append(o.StandardOptions, standard)
-		})
+		}), adaptiveWarmup)
 	}
 	return retry.NewStandard(standard)
 }

@@ -125,6 +125,10 @@ func (r *createRun) rollback(ctx context.Context, cause error) error {
 }
 
 // ownsUser reports whether the user exists and carries this run's id.
+// IAM is eventually consistent: a user an unanswered CreateUser made may
+// not show yet. The IAM client sesmtp builds (awscfg.IAM) retries a
+// NoSuchEntity about a user it sent CreateUser for until its propagation
+// wait runs out, so the NoSuchEntity seen here is final, not transient.
 func (r *createRun) ownsUser(ctx context.Context) (bool, error) {
 	u, err := r.c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(r.in.UserName)})
 	if isNoSuchEntity(err) {
