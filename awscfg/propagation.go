@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
@@ -75,7 +76,8 @@ func (p *propagation) handle(ctx context.Context, in middleware.InitializeInput,
 ) {
 	for attempt := 1; ; attempt++ {
 		out, md, err := next.HandleInitialize(ctx, in)
-		p.learn(in.Parameters, out.Result, err)
+		attempts, _ := retry.GetAttemptResults(md)
+		p.learn(in.Parameters, out.Result, err, len(attempts.Results) > 1)
 		key, deadline, stale := p.stale(in.Parameters, out.Result, err)
 		if !stale || !time.Now().Before(deadline) {
 			return out, md, err
@@ -135,10 +137,11 @@ func groupPolicyKey(group, policy *string) string {
 }
 func memberKey(user, group *string) string { return userKey(user) + " in " + groupKey(group) }
 
-// keyCountKey records that CreateAccessKey answered LimitExceeded: IAM's
-// write path, which enforces the quota, holds the two keys a user may
-// have, even if a key made by an attempt whose answer was lost is not
-// listed yet. A listing of fewer is stale.
+// keyCountKey records that a retried CreateAccessKey answered
+// LimitExceeded: an earlier attempt, whose answer was lost, made a key, and
+// IAM's write path, which enforces the quota, holds the two keys a user
+// may have, even if that key is not listed yet. A listing of fewer is
+// stale.
 func keyCountKey(user *string) string { return "the access keys of " + userKey(user) }
 
 // targets returns the entities whose absence a NoSuchEntity answer to the
@@ -274,7 +277,7 @@ func (p *propagation) withPrefix(prefix, suffix string) []string {
 // it deleted. A CreateUser without an answer may have made the user: it is
 // remembered too, so that a rollback does not read a NoSuchEntity that
 // IAM has not caught up with as "never made".
-func (p *propagation) learn(params, result any, err error) {
+func (p *propagation) learn(params, result any, err error, retried bool) {
 	var exists *types.EntityAlreadyExistsException
 	var ae smithy.APIError
 	made := err == nil
@@ -297,7 +300,7 @@ func (p *propagation) learn(params, result any, err error) {
 			p.known[accessKeyKey(out.AccessKey.AccessKeyId)] = madeEntity{at: now, owner: strings.ToLower(aws.ToString(out.AccessKey.UserName))}
 		}
 		var limit *types.LimitExceededException
-		if errors.As(err, &limit) {
+		if errors.As(err, &limit) && retried {
 			p.known[keyCountKey(in.UserName)] = madeEntity{at: now, count: 2}
 		}
 	case *iam.PutUserPolicyInput:

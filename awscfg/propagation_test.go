@@ -168,3 +168,18 @@ func TestAKeyIAMCountedIsWaitedFor(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, keys.AccessKeyMetadata, 2, "the listing waits until it shows the keys IAM counted")
 }
+
+func TestALimitExceededAtTheFirstAttemptIsNotWaitedFor(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(iamtest.User{Name: "u"})
+	srv.Inject(iamtest.Fault{Action: "CreateAccessKey", Kind: iamtest.FailBefore, Code: "LimitExceeded"})
+	c := client(t, e, awscfg.Options{})
+	_, err := c.CreateAccessKey(t.Context(), &iam.CreateAccessKeyInput{UserName: ptr("u")})
+	var limit *types.LimitExceededException
+	require.ErrorAs(t, err, &limit)
+	keys, err := c.ListAccessKeys(t.Context(), &iam.ListAccessKeysInput{UserName: ptr("u")})
+	require.NoError(t, err)
+	assert.Empty(t, keys.AccessKeyMetadata)
+	assert.Equal(t, 1, srv.CallCount("ListAccessKeys"), "no attempt of this client made a key: nothing to wait for")
+}
