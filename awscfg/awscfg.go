@@ -47,8 +47,13 @@ type Options struct {
 	// RoleSessionName go with it (default session name "sesmtp").
 	RoleARN, ExternalID, RoleSessionName string
 	// Logger receives one debug line per HTTP attempt (no headers, no
-	// bodies) and the SDK's retry notices. Nil: no logging.
+	// bodies), the SDK's retry notices and the waits for IAM to propagate.
+	// Nil: no logging.
 	Logger *slog.Logger
+	// PropagationWait bounds how long a call about an entity this client
+	// just created is retried while IAM answers NoSuchEntity or lists it
+	// not yet (0: DefaultPropagationWait; negative: no waiting).
+	PropagationWait time.Duration
 }
 
 // Load returns the AWS configuration for opts. It makes no network call.
@@ -102,8 +107,16 @@ func assumeRole(cfg aws.Config, opts Options) aws.CredentialsProvider {
 	})
 }
 
+// retryConcurrentModification retries IAM's ConcurrentModification (HTTP
+// 409: "multiple requests to change this object were submitted
+// simultaneously. Wait a few minutes and submit your request again", IAM
+// API reference), which the SDK's standard retryer does not: the request
+// was rejected, so sending it again is safe.
+var retryConcurrentModification = retry.RetryableErrorCode{Codes: map[string]struct{}{"ConcurrentModification": {}}}
+
 func newRetryer(opts Options) aws.Retryer {
 	standard := func(so *retry.StandardOptions) {
+		so.Retryables = append(so.Retryables, retryConcurrentModification)
 		if opts.MaxAttempts > 0 {
 			so.MaxAttempts = opts.MaxAttempts
 		}
@@ -113,9 +126,9 @@ func newRetryer(opts Options) aws.Retryer {
 		}
 	}
 	if opts.Adaptive {
-		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+		return newWarmAdaptive(retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
 			o.StandardOptions = append(o.StandardOptions, standard)
-		})
+		}), adaptiveWarmup)
 	}
 	return retry.NewStandard(standard)
 }
@@ -138,6 +151,9 @@ func IAM(cfg aws.Config, opts Options) *iam.Client {
 			o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 				return s.Deserialize.Add(logAttempts(logger), middleware.After)
 			})
+		}
+		if p := newPropagation(opts); p != nil {
+			o.APIOptions = append(o.APIOptions, p.addTo)
 		}
 	})
 }

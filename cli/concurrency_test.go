@@ -248,9 +248,15 @@ func runConcurrent(t *testing.T, url string, r *concurrentRun) {
 }
 
 // mainEnv is the environment of a process run as sesmtp: without the race
-// detector's one-second pause at exit.
+// detector's one-second pause at exit, and with a short propagation wait.
+// The local endpoint is consistent unless a test turns that on, so a
+// NoSuchEntity about a user this run made means another run deleted it;
+// sesmtp then waits --propagation-wait (default 2 minutes) in case IAM has
+// not propagated the user yet, before it reports the failure. Three seconds
+// still exercise that wait without stalling a trial.
 func mainEnv(extra ...string) []string {
-	env := append(os.Environ(), runAsMainEnv+"=1", "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	env := append(os.Environ(), runAsMainEnv+"=1", "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"),
+		"SESMTP_PROPAGATION_WAIT=3s")
 	return append(env, extra...)
 }
 

@@ -72,6 +72,7 @@ func runDelete(c *cli.Context, io stdio) error {
 	defer cancel()
 	res, err := provision.Delete(ctx, client, provision.DeleteInput{
 		UserName: user, Force: anyUser(c, io), IgnoreMissing: c.Bool(flagIgnoreMissing), DryRun: c.Bool(flagDryRun), Confirm: ask,
+		Warn: warnTo(io),
 	})
 	if err != nil {
 		return err

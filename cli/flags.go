@@ -31,6 +31,7 @@ const (
 	flagDryRun             = "dry-run"
 	flagRoleARN            = "role-arn"
 	flagMaxBackoff         = "max-backoff"
+	flagPropagationWait    = "propagation-wait"
 	flagExternalID         = "external-id"
 	flagRoleSessionName    = "role-session-name"
 	flagForce              = "force"
@@ -55,6 +56,8 @@ func awsFlags() []cli.Flag {
 		&cli.BoolFlag{Name: flagVerbose, Usage: "log each AWS request (action, status, duration; never headers or bodies) to stderr", Category: "AWS"},
 		&cli.DurationFlag{Name: flagTimeout, Value: 5 * time.Minute, Usage: "give up on AWS after this long (rolling back what was done)", Category: "AWS"},
 		&cli.DurationFlag{Name: flagMaxBackoff, Usage: "longest pause between retries of an AWS call (default 20s)", Category: "AWS", Hidden: true},
+		&cli.DurationFlag{Name: flagPropagationWait, Value: awscfg.DefaultPropagationWait, EnvVars: []string{"SESMTP_PROPAGATION_WAIT"}, Category: "AWS",
+			Usage: "how long to wait for IAM to show what this run just created (IAM is eventually consistent); 0s: do not wait"},
 		&cli.StringFlag{Name: flagRoleARN, Usage: "assume this IAM role (sts:AssumeRole) and work in its account", EnvVars: []string{"SESMTP_ROLE_ARN"}, Category: "AWS"},
 		&cli.StringFlag{Name: flagExternalID, Usage: "external id the role's trust policy requires", Category: "AWS"},
 		&cli.StringFlag{Name: flagRoleSessionName, Value: awscfg.DefaultRoleSessionName, Usage: "session name of the assumed role (shows in CloudTrail)", Category: "AWS"},
@@ -97,7 +100,7 @@ func outputFormat(c *cli.Context) (string, error) {
 func awsOptions(c *cli.Context, io stdio) awscfg.Options {
 	opts := awscfg.Options{Profile: c.String(flagProfile), EndpointURL: c.String(flagEndpointURL),
 		RoleARN: c.String(flagRoleARN), ExternalID: c.String(flagExternalID), RoleSessionName: c.String(flagRoleSessionName),
-		MaxBackoff: c.Duration(flagMaxBackoff)}
+		MaxBackoff: c.Duration(flagMaxBackoff), PropagationWait: propagationWait(c)}
 	if rs := c.StringSlice(flagRegion); len(rs) > 0 {
 		opts.Region = rs[0]
 	}
@@ -105,6 +108,14 @@ func awsOptions(c *cli.Context, io stdio) awscfg.Options {
 		opts.Logger = slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return opts
+}
+
+// propagationWait reads --propagation-wait as awscfg takes it (0: none).
+func propagationWait(c *cli.Context) time.Duration {
+	if d := c.Duration(flagPropagationWait); d > 0 {
+		return d
+	}
+	return -1
 }
 
 // withTimeout applies --timeout to ctx, with a cause that lets errors say

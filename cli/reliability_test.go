@@ -73,8 +73,13 @@ func targetUser(srv *iamtest.Server) {
 }
 
 func commonArgs(e *iamtest.Endpoint) []string {
-	return []string{"--endpoint-url", e.URL, "--timeout", "300ms", "--max-backoff", "5ms"}
+	return []string{"--endpoint-url", e.URL, "--timeout", "300ms", "--max-backoff", "5ms", "--propagation-wait", "500ms"}
 }
+
+// matrixConsistency is the consistency-delay column's mode: IAM shows each
+// new user, key, policy, group and membership only to the third call after
+// the one that made it (deterministic, unlike a delay in time).
+var matrixConsistency = iamtest.WithConsistency(iamtest.Consistency{Calls: 2})
 
 var matrixCommands = []matrixCommand{
 	{
@@ -170,10 +175,24 @@ func TestFaultMatrix(t *testing.T) {
 			for _, fk := range matrixFaults {
 				cases++
 				name := fmt.Sprintf("%s/%s#%d/%s", cmd.name, call, nth, fk.name)
-				if t.Run(name, func(t *testing.T) { runMatrixCase(t, cmd, fk.fault(call, nth)) }) {
+				fault := fk.fault(call, nth)
+				if t.Run(name, func(t *testing.T) { runMatrixCase(t, cmd, &fault) }) {
 					held++
 				}
 			}
+			// The consistency-delay column, sampled to keep the matrix's
+			// time: every call, with one fault kind each, in rotation.
+			fk := matrixFaults[i%len(matrixFaults)]
+			cases++
+			name := fmt.Sprintf("%s/%s#%d/consistency delay + %s", cmd.name, call, nth, fk.name)
+			fault := fk.fault(call, nth)
+			if t.Run(name, func(t *testing.T) { runMatrixCase(t, cmd, &fault, matrixConsistency) }) {
+				held++
+			}
+		}
+		cases++
+		if t.Run(cmd.name+"/consistency delay, no fault", func(t *testing.T) { runMatrixCase(t, cmd, nil, matrixConsistency) }) {
+			held++
 		}
 	}
 	t.Logf("fault matrix: %d cases, %d held", cases, held)
@@ -198,14 +217,18 @@ func discoverCalls(t *testing.T, cmd matrixCommand) []string {
 	return actions
 }
 
-func runMatrixCase(t *testing.T, cmd matrixCommand, fault iamtest.Fault) {
-	e := iamtest.Start(t)
+// runMatrixCase runs cmd against a server started with opts, with fault
+// injected (nil: none, which must complete).
+func runMatrixCase(t *testing.T, cmd matrixCommand, fault *iamtest.Fault, opts ...iamtest.Option) {
+	e := iamtest.Start(t, opts...)
 	srv := e.Local(t)
 	cmd.setup(srv)
 	before := snapshot(srv)
 	beforeKeys := keyIDs(srv)
 	bystanderBefore, _ := srv.User("bystander")
-	srv.Inject(fault)
+	if fault != nil {
+		srv.Inject(*fault)
+	}
 	dir := filepath.Join(t.TempDir(), "out")
 
 	res := runCLI(t, "", cmd.args(e, dir)...)
@@ -213,6 +236,9 @@ func runMatrixCase(t *testing.T, cmd matrixCommand, fault iamtest.Fault) {
 	by, _ := srv.User("bystander")
 	assert.Equal(t, bystanderBefore, by, "a user the command did not target changed")
 	assertKeysAndFilesAgree(t, srv, dir, beforeKeys)
+	if fault == nil {
+		require.Equal(t, exitcode.OK, res.code, "with no fault the command completes: %s", res.stderr)
+	}
 	switch res.code {
 	case exitcode.OK:
 		cmd.done(t, srv, dir)

@@ -98,6 +98,7 @@ func runRotate(c *cli.Context, io stdio) error {
 	}
 	ctx, cancel := withTimeout(c)
 	defer cancel()
+	in.Warn = warnTo(io)
 	if in.Verify, err = verifyHook(c, io, client, nil); err != nil {
 		return err
 	}

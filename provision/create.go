@@ -139,6 +139,9 @@ func (in *CreateInput) Validate() error {
 	if len(in.Policy.Statement) == 0 && in.Restore == nil {
 		return exitcode.UsageError(errors.New("no sender policy given"))
 	}
+	if err := CheckPolicyDocument("sender policy", in.Policy.JSON()); in.Restore == nil && err != nil {
+		return err
+	}
 	if len(in.Regions) == 0 {
 		return errNoRegions
 	}

@@ -26,6 +26,9 @@ type DeleteInput struct {
 	// Confirm, if set, is asked before anything is deleted, with the plan;
 	// false aborts with nothing changed.
 	Confirm func(plan []string) bool
+	// Warn, if set, receives warnings, such as a listing the endpoint does
+	// not implement, which is then skipped.
+	Warn func(string)
 }
 
 // DeleteResult says what Delete removed (or, with DryRun, would remove).
@@ -95,7 +98,8 @@ func Delete(ctx context.Context, c IAMAPI, in DeleteInput) (DeleteResult, error)
 	if err := CheckName("user name", in.UserName, MaxUserNameLen); err != nil {
 		return res, err
 	}
-	insp, err := Inspect(ctx, c, in.UserName)
+	sk := &skips{warn: in.Warn}
+	insp, err := inspect(ctx, c, in.UserName, sk)
 	if isNoSuchEntity(err) {
 		res.Missing = true
 		if in.IgnoreMissing {
@@ -117,7 +121,7 @@ func Delete(ctx context.Context, c IAMAPI, in DeleteInput) (DeleteResult, error)
 	if in.Confirm != nil && !in.Confirm(plan) {
 		return res, ErrAborted
 	}
-	p := &purger{c: c, user: in.UserName}
+	p := &purger{c: c, user: in.UserName, skips: sk}
 	err = p.purge(ctx, purgeAll)
 	res.Removed = p.done
 	if err != nil {

@@ -40,6 +40,12 @@ type Inspection struct {
 // Inspect reads everything IAM holds for user. A user that does not exist
 // gives an error for which isNoSuchEntity holds.
 func Inspect(ctx context.Context, c IAMAPI, user string) (Inspection, error) {
+	return inspect(ctx, c, user, nil)
+}
+
+// inspect is Inspect, skipping (with sk) the listings of extras the
+// endpoint does not implement.
+func inspect(ctx context.Context, c IAMAPI, user string, sk *skips) (Inspection, error) {
 	var in Inspection
 	u, err := getUser(ctx, c, user)
 	if err != nil {
@@ -53,6 +59,9 @@ func Inspect(ctx context.Context, c IAMAPI, user string) (Inspection, error) {
 		func() error { return in.readGroups(ctx, c, user) },
 		func() error {
 			out, err := c.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: name})
+			if sk.skip("ListAttachedUserPolicies", err) {
+				return nil
+			}
 			if err != nil {
 				return awsError("ListAttachedUserPolicies", fmt.Sprintf("of %q", user), err)
 			}
@@ -65,12 +74,12 @@ func Inspect(ctx context.Context, c IAMAPI, user string) (Inspection, error) {
 		func() error {
 			_, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: name})
 			in.LoginProfile = err == nil
-			if isNoSuchEntity(err) {
+			if isNoSuchEntity(err) || sk.skip("GetLoginProfile", err) {
 				return nil
 			}
 			return awsError("GetLoginProfile", fmt.Sprintf("of %q", user), err)
 		},
-		func() error { return in.readOthers(ctx, c, user) },
+		func() error { return in.readOthers(ctx, c, user, sk) },
 	} {
 		if err := step(); err != nil {
 			return in, err
@@ -147,34 +156,49 @@ func isSendingGroup(ctx context.Context, c IAMAPI, group string) (bool, error) {
 	return len(names.PolicyNames) > 0, nil
 }
 
-func (in *Inspection) readOthers(ctx context.Context, c IAMAPI, user string) error {
+func (in *Inspection) readOthers(ctx context.Context, c IAMAPI, user string, sk *skips) error {
 	name := aws.String(user)
-	certs, err := c.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{UserName: name})
-	if err != nil {
-		return awsError("ListSigningCertificates", fmt.Sprintf("of %q", user), err)
-	}
-	ssh, err := c.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: name})
-	if err != nil {
-		return awsError("ListSSHPublicKeys", fmt.Sprintf("of %q", user), err)
-	}
-	svc, err := c.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: name})
-	if err != nil {
-		return awsError("ListServiceSpecificCredentials", fmt.Sprintf("of %q", user), err)
-	}
-	mfa, err := c.ListMFADevices(ctx, &iam.ListMFADevicesInput{UserName: name})
-	if err != nil {
-		return awsError("ListMFADevices", fmt.Sprintf("of %q", user), err)
-	}
 	for _, x := range []struct {
-		n    int
-		what string
-	}{{len(certs.Certificates), "signing certificate"}, {len(ssh.SSHPublicKeys), "SSH public key"},
-		{len(svc.ServiceSpecificCredentials), "service-specific credential"}, {len(mfa.MFADevices), "MFA device"}} {
-		if x.n > 0 {
-			in.Others = append(in.Others, fmt.Sprintf("%d %s(s)", x.n, x.what))
+		action, what string
+		count        func() (int, error)
+	}{
+		{"ListSigningCertificates", "signing certificate", func() (int, error) {
+			out, err := c.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{UserName: name})
+			return countOf(out, err, func(o *iam.ListSigningCertificatesOutput) int { return len(o.Certificates) })
+		}},
+		{"ListSSHPublicKeys", "SSH public key", func() (int, error) {
+			out, err := c.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: name})
+			return countOf(out, err, func(o *iam.ListSSHPublicKeysOutput) int { return len(o.SSHPublicKeys) })
+		}},
+		{"ListServiceSpecificCredentials", "service-specific credential", func() (int, error) {
+			out, err := c.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: name})
+			return countOf(out, err, func(o *iam.ListServiceSpecificCredentialsOutput) int { return len(o.ServiceSpecificCredentials) })
+		}},
+		{"ListMFADevices", "MFA device", func() (int, error) {
+			out, err := c.ListMFADevices(ctx, &iam.ListMFADevicesInput{UserName: name})
+			return countOf(out, err, func(o *iam.ListMFADevicesOutput) int { return len(o.MFADevices) })
+		}},
+	} {
+		n, err := x.count()
+		if sk.skip(x.action, err) {
+			continue
+		}
+		if err != nil {
+			return awsError(x.action, fmt.Sprintf("of %q", user), err)
+		}
+		if n > 0 {
+			in.Others = append(in.Others, fmt.Sprintf("%d %s(s)", n, x.what))
 		}
 	}
 	return nil
+}
+
+// countOf counts a listing's items, or passes its error on.
+func countOf[T any](out *T, err error, n func(*T) int) (int, error) {
+	if err != nil || out == nil {
+		return 0, err
+	}
+	return n(out), nil
 }
 
 // IsSendingPolicy reports whether doc only allows SES sending actions.

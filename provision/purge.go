@@ -28,10 +28,11 @@ const (
 // each removal. Every step tolerates NoSuchEntity, so a second run after a
 // partial failure finishes the job.
 type purger struct {
-	c    IAMAPI
-	user string
-	done []string
-	gone bool // the user no longer exists
+	c     IAMAPI
+	user  string
+	done  []string
+	gone  bool   // the user no longer exists
+	skips *skips // listings the endpoint lacks (nil: none are skipped)
 }
 
 // purgePasses bounds how often purge starts over when DeleteUser finds
@@ -42,7 +43,9 @@ const purgePasses = 5
 func (p *purger) purge(ctx context.Context, scope purgeScope) error {
 	steps := []func(context.Context) error{p.accessKeys, p.inlinePolicies, p.groups}
 	if scope == purgeAll {
-		steps = append(steps, p.attachedPolicies, p.loginProfile, p.signingCertificates, p.sshKeys, p.serviceCredentials, p.mfaDevices)
+		steps = append(steps, p.unlessSkipped("ListAttachedUserPolicies", p.attachedPolicies), p.loginProfile,
+			p.unlessSkipped("ListSigningCertificates", p.signingCertificates), p.unlessSkipped("ListSSHPublicKeys", p.sshKeys),
+			p.unlessSkipped("ListServiceSpecificCredentials", p.serviceCredentials), p.unlessSkipped("ListMFADevices", p.mfaDevices))
 	}
 	for pass := 1; ; pass++ {
 		for _, step := range steps {
@@ -74,10 +77,24 @@ func (p *purger) purge(ctx context.Context, scope purgeScope) error {
 	}
 }
 
-// listed handles a listing's error: a missing user ends the purge.
+// unlessSkipped runs a step unless its listing is known to be lacking.
+func (p *purger) unlessSkipped(listing string, step func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if p.skips.known(listing) {
+			return nil
+		}
+		return step(ctx)
+	}
+}
+
+// listed handles a listing's error: a missing user ends the purge; a
+// listing the endpoint lacks is skipped (DeleteUser has the last word).
 func (p *purger) listed(action string, err error) error {
 	if isNoSuchEntity(err) {
 		p.gone = true
+		return nil
+	}
+	if p.skips.skip(action, err) {
 		return nil
 	}
 	return awsError(action, fmt.Sprintf("of user %q", p.user), err)

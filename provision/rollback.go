@@ -14,8 +14,10 @@ import (
 	"github.com/sesmtp/sesmtp/exitcode"
 )
 
-// rollbackTimeout bounds a rollback, which runs even after Ctrl-C or --timeout.
-const rollbackTimeout = 2 * time.Minute
+// rollbackTimeout bounds a rollback, which runs even after Ctrl-C or
+// --timeout: room to wait for IAM to show what the run made (awscfg's
+// propagation wait, 2 minutes by default) and then to remove it.
+const rollbackTimeout = 5 * time.Minute
 
 // RolledBackError reports a flow that failed and was fully undone.
 type RolledBackError struct {
@@ -154,6 +156,10 @@ func (r *createRun) rollback(ctx context.Context, cause error) error {
 }
 
 // ownership reports whether the user exists and carries this run's id.
+// IAM is eventually consistent: a user an unanswered CreateUser made may
+// not show yet. The IAM client sesmtp builds (awscfg.IAM) retries a
+// NoSuchEntity about a user it sent CreateUser for until its propagation
+// wait runs out, so the NoSuchEntity seen here is final, not transient.
 func (r *createRun) ownership(ctx context.Context) (present, ours bool, err error) {
 	u, err := getUser(ctx, r.c, r.in.UserName)
 	if isNoSuchEntity(err) {

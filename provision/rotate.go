@@ -59,6 +59,8 @@ type RotateInput struct {
 	// PermissionsBoundary (recreate), if set, is the boundary the new user
 	// gets, whatever the old one had; else it keeps the old one's.
 	PermissionsBoundary string
+	// Warn is as in DeleteInput (recreate).
+	Warn func(string)
 }
 
 // RotateResult says what Rotate did. It holds no secret.
@@ -96,7 +98,8 @@ func Rotate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error)
 	if in.Strategy != StrategyKey && in.Strategy != StrategyRecreate && in.Strategy != "" {
 		return RotateResult{}, exitcode.UsageError(fmt.Errorf("unknown strategy %q: use %s or %s", in.Strategy, StrategyRecreate, StrategyKey))
 	}
-	insp, err := checkRotatable(ctx, c, in)
+	sk := &skips{warn: in.Warn} // one warning per skipped listing, inspection and purge alike
+	insp, err := checkRotatable(ctx, c, in, sk)
 	var missing *NoSuchUserError
 	gone := in.Strategy != StrategyKey && in.Resume != nil && errors.As(err, &missing) // a dead rotation deleted it
 	if err != nil && !gone {
@@ -105,14 +108,14 @@ func Rotate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error)
 	if in.Strategy == StrategyKey {
 		return rotateKey(ctx, c, in)
 	}
-	return recreate(ctx, c, in, insp, gone)
+	return recreate(ctx, c, in, insp, gone, sk)
 }
 
 // checkRotatable inspects the user before any change: it must exist and,
 // unless in.Force, look like an SMTP user (a key for an administrator is
 // not SMTP credentials); then in.Confirm is asked.
-func checkRotatable(ctx context.Context, c IAMAPI, in RotateInput) (Inspection, error) {
-	insp, err := Inspect(ctx, c, in.UserName)
+func checkRotatable(ctx context.Context, c IAMAPI, in RotateInput, sk *skips) (Inspection, error) {
+	insp, err := inspect(ctx, c, in.UserName, sk)
 	if isNoSuchEntity(err) {
 		return insp, &NoSuchUserError{UserName: in.UserName, Command: "rotate"}
 	}
@@ -364,7 +367,7 @@ func (e *RecreateError) Unwrap() error { return e.Err }
 // ExitCode implements exitcode.Coder.
 func (e *RecreateError) ExitCode() int { return exitcode.LeftBehind }
 
-func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection, gone bool) (RotateResult, error) {
+func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection, gone bool, sk *skips) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyRecreate, Regions: in.Regions, OldKeys: "deleted"}
 	saved := saveConfig(insp)
 	if in.Resume != nil {
@@ -384,7 +387,7 @@ func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection, go
 		return res, fmt.Errorf("record the configuration of %q before deleting it: %w", in.UserName, err)
 	}
 	if !gone {
-		p := &purger{c: c, user: in.UserName}
+		p := &purger{c: c, user: in.UserName, skips: sk}
 		if err := p.purge(ctx, purgeAll); err != nil {
 			if len(p.done) == 0 && in.Resume == nil {
 				return res, beforeChange(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sesmtp/sesmtp/exitcode"
 )
@@ -32,18 +33,20 @@ func CheckName(what, name string, maxLen int) error {
 	switch {
 	case name == "":
 		return exitcode.UsageError(fmt.Errorf("the %s is empty", what))
-	case len(name) > maxLen:
-		return exitcode.UsageError(fmt.Errorf("the %s %q is %d characters; IAM allows at most %d", what, name, len(name), maxLen))
+	case utf8.RuneCountInString(name) > maxLen:
+		return exitcode.UsageError(fmt.Errorf("the %s %q is %d characters; IAM allows at most %d", what, name, utf8.RuneCountInString(name), maxLen))
 	case !namePattern.MatchString(name):
 		return exitcode.UsageError(fmt.Errorf("the %s %q has characters IAM rejects; use letters, digits and + = , . @ _ -", what, name))
 	}
 	return nil
 }
 
-// CheckPath reports whether IAM would accept path ("/" or "/a/b/").
+// CheckPath reports whether IAM would accept path ("/" or "/a/b/"): IAM
+// refuses an empty segment ("//") too, though its documented pattern
+// admits one (see iamtest's checkPath).
 func CheckPath(path string) error {
-	if len(path) > 512 || !pathPattern.MatchString(path) {
-		return exitcode.UsageError(fmt.Errorf("the path %q is not an IAM path: it must start and end with / (e.g. /smtp/) and have no spaces", path))
+	if len(path) > 512 || !pathPattern.MatchString(path) || strings.Contains(path, "//") {
+		return exitcode.UsageError(fmt.Errorf("the path %q is not an IAM path: it must start and end with / (e.g. /smtp/), with no empty segment (//) and no spaces", path))
 	}
 	return nil
 }
@@ -75,9 +78,9 @@ func CheckTags(tags []Tag) error {
 	for _, t := range tags {
 		lower := strings.ToLower(t.Key)
 		switch {
-		case t.Key == "" || len(t.Key) > 128 || !tagKeyPattern.MatchString(t.Key):
+		case t.Key == "" || utf8.RuneCountInString(t.Key) > 128 || !tagKeyPattern.MatchString(t.Key):
 			return exitcode.UsageError(fmt.Errorf("tag key %q: IAM allows 1-128 letters, digits, spaces and _ . : / = + - @", t.Key))
-		case len(t.Value) > 256 || !tagValuePattern.MatchString(t.Value):
+		case utf8.RuneCountInString(t.Value) > 256 || !tagValuePattern.MatchString(t.Value):
 			return exitcode.UsageError(fmt.Errorf("tag %q: IAM allows values of up to 256 letters, digits, spaces and _ . : / = + - @", t.Key))
 		case strings.HasPrefix(lower, "aws:"):
 			return exitcode.UsageError(fmt.Errorf("tag key %q: the aws: prefix is reserved by AWS", t.Key))
@@ -95,6 +98,21 @@ func CheckTags(tags []Tag) error {
 func CheckPolicyARN(what, arn string) error {
 	if !policyARNPattern.MatchString(arn) {
 		return exitcode.UsageError(fmt.Errorf("the %s %q is not an IAM policy ARN (arn:aws:iam::ACCOUNT:policy/NAME)", what, arn))
+	}
+	return nil
+}
+
+// CheckPolicyDocument reports whether IAM would accept doc's characters:
+// tab, line feed, carriage return and U+0020 to U+00FF only (IAM User
+// Guide, "IAM and AWS STS quotas"; the API's PolicyDocument pattern). An
+// address or ARN outside Latin-1 would otherwise fail at PutUserPolicy,
+// after the user exists.
+func CheckPolicyDocument(what, doc string) error {
+	for _, r := range doc {
+		if r != '\t' && r != '\n' && r != '\r' && (r < 0x20 || r > 0xFF) {
+			return exitcode.UsageError(fmt.Errorf("the %s contains %q, a character IAM does not allow in policy documents (only Latin-1); "+
+				"use the address's ASCII (punycode) form", what, r))
+		}
 	}
 	return nil
 }

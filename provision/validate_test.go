@@ -3,6 +3,7 @@ package provision
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 
@@ -24,6 +25,9 @@ func TestParseTag(t *testing.T) {
 		{"sesmtp:run-id=1", Tag{}, "reserved for sesmtp"},
 		{"k=" + strings.Repeat("v", 257), Tag{}, "up to 256"},
 		{"k=a;b", Tag{}, "up to 256"},
+		{"k=" + strings.Repeat("ü", 256), Tag{"k", strings.Repeat("ü", 256)}, ""},
+		{strings.Repeat("é", 128) + "=v", Tag{strings.Repeat("é", 128), "v"}, ""},
+		{strings.Repeat("é", 129) + "=v", Tag{}, "1-128"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -63,8 +67,23 @@ func FuzzParseTag(f *testing.F) {
 		if tag.Key+"="+tag.Value != strings.TrimSpace(s[:strings.Index(s, "=")])+s[strings.Index(s, "="):] {
 			t.Fatalf("tag %+v does not round-trip %q", tag, s)
 		}
-		if !tagKeyPattern.MatchString(tag.Key) || !tagValuePattern.MatchString(tag.Value) || len(tag.Key) > 128 || len(tag.Value) > 256 {
+		if !tagKeyPattern.MatchString(tag.Key) || !tagValuePattern.MatchString(tag.Value) || utf8.RuneCountInString(tag.Key) > 128 || utf8.RuneCountInString(tag.Value) > 256 {
 			t.Fatalf("accepted a tag IAM rejects: %q", s)
 		}
 	})
+}
+
+func TestCheckPathAndPolicyCharacters(t *testing.T) {
+	for _, p := range []string{"/", "/smtp/", "/a/b/"} {
+		assert.NoError(t, CheckPath(p), p)
+	}
+	for _, p := range []string{"smtp", "/a//b/", "//", "/a b/"} {
+		err := CheckPath(p)
+		assert.Error(t, err, p)
+		assert.Equal(t, exitcode.Usage, exitcode.Of(err))
+	}
+	assert.NoError(t, CheckPolicyDocument("sender policy", `{"Condition":"caf\u00e9@example.com"}`+"\t\n"))
+	err := CheckPolicyDocument("sender policy", `{"ses:FromAddress":"用户@例子.广告"}`)
+	assert.ErrorContains(t, err, "Latin-1")
+	assert.Equal(t, exitcode.Usage, exitcode.Of(err))
 }

@@ -141,10 +141,11 @@ func (f *Fault) apiError() *apiError {
 var faultErrors = map[string]apiError{
 	"ServiceFailure": {Status: 500, Type: "Receiver", Code: "ServiceFailure",
 		Message: "The request processing has failed because of an unknown error, exception or failure."},
-	"Throttling":   {Status: 400, Type: "Sender", Code: "Throttling", Message: "Rate exceeded"},
+	"Throttling":   errThrottling,
 	"AccessDenied": {Status: 403, Type: "Sender", Code: "AccessDenied", Message: "Access denied (injected)."},
 	"LimitExceeded": {Status: 409, Type: "Sender", Code: "LimitExceeded",
 		Message: "Cannot exceed quota (injected)."},
+	"ConcurrentModification": errConcurrentModification,
 }
 
 // Call is one request the server answered.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 type operation func(st *state, req *request) (any, *apiError)
@@ -80,7 +81,7 @@ func checkName(field, v string, maxLen int) *apiError {
 	if v == "" {
 		return errValidation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(field))
 	}
-	if len(v) > maxLen {
+	if utf8.RuneCountInString(v) > maxLen { // IAM counts characters, not bytes
 		return errValidation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", v, lowerFirst(field), maxLen)
 	}
 	if !namePattern.MatchString(v) {
@@ -91,9 +92,18 @@ func checkName(field, v string, maxLen int) *apiError {
 
 func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
 
+// checkPath applies the API reference's Path pattern
+// ((\u002F)|(\u002F[\u0021-\u007E]+\u002F), at most 512 characters) and
+// IAM's own check behind it, which also refuses an empty segment ("//"),
+// though the pattern admits one, with the message users report for every
+// malformed path (e.g. cfn-lint issue 722, ministryofjustice/cloud-platform
+// issue 1829: a path built with an empty variable).
 func checkPath(p string) *apiError {
-	if len(p) > 512 || !pathPattern.MatchString(p) {
-		return errValidation("1 validation error detected: Value '%s' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)", p)
+	if len(p) > 512 {
+		return errValidation("1 validation error detected: Value '%s' at 'path' failed to satisfy constraint: Member must have length less than or equal to 512", p)
+	}
+	if !pathPattern.MatchString(p) || strings.Contains(p, "//") {
+		return errValidation("The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.")
 	}
 	return nil
 }
@@ -122,10 +132,12 @@ func parseTags(form url.Values) ([]Tag, *apiError) {
 	var tags []Tag
 	seen := map[string]bool{}
 	for i, k := range keys {
-		if k == "" || len(k) > 128 || !tagKeyPattern.MatchString(k) {
+		// Lengths are in Unicode characters (IAM API reference, Tag: Key 1-128,
+		// Value 0-256 characters; the Tagging guide: "128 Unicode characters").
+		if k == "" || utf8.RuneCountInString(k) > 128 || !tagKeyPattern.MatchString(k) {
 			return nil, errValidation("1 validation error detected: Value '%s' at 'tags.%d.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", k, i+1)
 		}
-		if len(values[i]) > 256 || !tagValuePattern.MatchString(values[i]) {
+		if utf8.RuneCountInString(values[i]) > 256 || !tagValuePattern.MatchString(values[i]) {
 			return nil, errValidation("1 validation error detected: Value at 'tags.%d.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*", i+1)
 		}
 		if strings.HasPrefix(strings.ToLower(k), "aws:") {
@@ -347,6 +359,9 @@ func putPolicy(policies map[string]string, name, doc string, limit int, owner st
 	}
 	if doc == "" {
 		return errValidation("1 validation error detected: Value null at 'policyDocument' failed to satisfy constraint: Member must not be null")
+	}
+	if aerr := checkPolicyChars(doc); aerr != nil {
+		return aerr
 	}
 	size, aerr := checkPolicy(doc)
 	if aerr != nil {

@@ -126,6 +126,9 @@ func addUserToGroup(st *state, req *request) (any, *apiError) {
 		return nil, aerr
 	}
 	if !slices.Contains(g.Members, u.Name) {
+		if len(u.Groups) >= maxGroupsPerUser {
+			return nil, errLimitExceeded("Cannot exceed quota for GroupsPerUser: %d.", maxGroupsPerUser)
+		}
 		g.Members = append(g.Members, u.Name)
 		u.Groups = append(u.Groups, g.Name)
 	}

@@ -112,6 +112,8 @@ type Server struct {
 	// can call the Server's methods.
 	faultMu sync.Mutex
 	faults  []*faultRule
+
+	strict strictModes // see strict.go
 }
 
 // NewServer starts a server on 127.0.0.1 and returns it; Close stops it.
@@ -129,6 +131,7 @@ func NewUnstartedServer(opts ...Option) *Server { return newServer(opts...) }
 func newServer(opts ...Option) *Server {
 	s := &Server{
 		account: DefaultAccountID,
+		strict:  newStrictModes(),
 		callers: map[string]Caller{DefaultAccessKeyID: {
 			AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey, UserName: DefaultCallerName,
 			Allow: []string{"*"}, // allow-all even if a test creates a user named admin
@@ -191,12 +194,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve applies faults around the action and writes its answer.
 func (s *Server) serve(ctx context.Context, w http.ResponseWriter, req *request) {
 	call := Call{Action: req.action, UserName: req.form.Get("UserName"), AccessKeyID: req.form.Get("AccessKeyId"), Caller: req.caller.UserName}
+	if s.refuse(w, req, call) {
+		return
+	}
 	faults := s.matchFaults(call)
 	for _, f := range faults {
 		if f.Kind == Delay && !sleep(ctx, f.Delay) {
 			call.Outcome = "canceled"
 			s.record(call)
-			return
+			// No answer: the client gave up, or the server is stopping
+			// (an empty 200 would read as success).
+			panic(http.ErrAbortHandler)
 		}
 	}
 	before := firstOf(faults, FailBefore, DropBefore)
@@ -255,7 +263,7 @@ func (s *Server) perform(req *request) (any, uint64, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	result, aerr := op(s.state, req)
+	result, aerr := s.consistent(req, op)
 	if aerr != nil {
 		return result, 0, aerr
 	}
