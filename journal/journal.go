@@ -190,7 +190,7 @@ func (j *Journal) Deliver(ctx context.Context, creds credfile.Credentials) error
 		return j.update(func(m *Marker) { m.Leftovers = append(m.Leftovers, names...) })
 	}
 	if err := j.target.Deliver(ctx, creds, j.m.RunID, record, j.step); err != nil {
-		return err
+		return j.undoDelivery(ctx, creds.AccessKeyID, err)
 	}
 	if err := j.update(func(m *Marker) { m.Delivered = true }); err != nil {
 		return fmt.Errorf("record the delivery: %w", err)
@@ -204,6 +204,36 @@ func (j *Journal) Deliver(ctx context.Context, creds credfile.Credentials) error
 	}
 	j.step(StepFinished)
 	return nil
+}
+
+// retractTimeout bounds taking back a failed delivery, which runs after
+// Ctrl-C or --timeout too.
+const retractTimeout = 2 * time.Minute
+
+// undoDelivery takes back what a failed delivery may have written (a
+// store write whose answer was lost, the first parameters of several, a
+// file placed before a later step failed), so that no target names a key
+// the flow is about to delete. If that fails too, the target may still
+// name the key: a *provision.PartialDeliveryError tells the flow to keep
+// the key and exit 4; the marker records the retraction, so the next run
+// on the target finishes it before anything else.
+func (j *Journal) undoDelivery(ctx context.Context, id string, cause error) error {
+	if j.lock == nil {
+		return cause // standard output: nothing to take back
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), retractTimeout)
+	defer cancel()
+	err := j.update(func(m *Marker) { m.Retracted = true })
+	if err == nil {
+		err = j.target.Cleanup(j.m)
+	}
+	if err == nil {
+		err = j.target.Retract(ctx, id)
+	}
+	if err != nil {
+		return &provision.PartialDeliveryError{Target: j.target.Name(), KeyID: id, Err: cause, RetractErr: err}
+	}
+	return cause
 }
 
 // Retract implements provision.Journal: it records the retraction, then
@@ -270,7 +300,17 @@ func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, er
 		if err != nil {
 			return rec, fmt.Errorf("an earlier run died while working on %s; cannot tell whether it delivered key %s: %w", j.target.Name(), m.KeyID, err)
 		}
-		rec.Delivered = held || m.Delivered && !m.Retracted
+		// A run that took its delivery back (a failed write, --verify)
+		// had not delivered, whatever the target still holds.
+		rec.Delivered = !m.Retracted && (held || m.Delivered)
+		if !rec.Delivered {
+			// A part of an undelivered write (the first parameters of
+			// several, a file without its store) names a key about to go.
+			if err := j.target.Retract(ctx, m.KeyID); err != nil {
+				return rec, fmt.Errorf("an earlier run (%s) died while working on %s; taking back its undelivered key %s failed (run again to retry): %w",
+					m.Owner, j.target.Name(), m.KeyID, err)
+			}
+		}
 	}
 	if err := j.target.Cleanup(m); err != nil {
 		return rec, err
