@@ -51,6 +51,7 @@ func createCommand(io stdio) *cli.Command {
 	}
 	flags = append(flags, senderPolicyFlags()...)
 	flags = append(flags, fileFlags()...)
+	flags = append(flags, storeFlags()...)
 	flags = append(flags, verifyFlags()...)
 	flags = append(flags, batchFlags()...)
 	flags = append(flags,
@@ -100,10 +101,13 @@ func fileFlags() []cli.Flag {
 
 // fileTarget is where and how the credentials go.
 type fileTarget struct {
-	path   string
+	path   string // "" when the credentials go to a store only
 	format credfile.Format
 	force  bool
 	opts   credfile.Options
+	// store, if set, is the secret store the credentials go to as well
+	// (or instead, when path is "").
+	store *storeTarget
 }
 
 // fileFormat reads --format, --force and --include-secret-key.
@@ -131,6 +135,9 @@ func readFileTarget(c *cli.Context) (fileTarget, error) {
 	if err != nil {
 		return fileTarget{}, err
 	}
+	if c.String(flagStore) != "" && !c.IsSet(flagOut) {
+		return t, nil // no file: withStore checks the file flags
+	}
 	if err := credfile.Check(t.path, true); err != nil {
 		return fileTarget{}, exitcode.UsageError(err)
 	}
@@ -139,6 +146,9 @@ func readFileTarget(c *cli.Context) (fileTarget, error) {
 
 // checkFree fails (exit 2) if the file exists and --force was not given.
 func (t fileTarget) checkFree() error {
+	if t.path == "" {
+		return nil
+	}
 	return exitcode.UsageError(credfile.Check(t.path, t.force))
 }
 
@@ -161,13 +171,21 @@ func runCreate(c *cli.Context, io stdio) error {
 		if err := target.checkFree(); err != nil {
 			return err
 		}
-		plan = append(plan, fmt.Sprintf("write the credentials file %s (%s, mode 0600)", target.path, target.format))
-		return printPlan(io, format, planOutput{Command: "create", Steps: plan, File: target.path, Format: string(target.format)})
+		if target.path != "" {
+			plan = append(plan, fmt.Sprintf("write the credentials file %s (%s, mode 0600)", target.path, target.format))
+		}
+		plan = append(plan, target.store.storePlan(in.UserName)...)
+		return printPlan(io, format, planOutput{Command: "create", Steps: plan, File: target.path, Format: fileFormatName(target), Store: target.storeSpec()})
 	}
 	opts := awsOptions(c, io)
 	client, err := iamClient(c.Context, opts)
 	if err != nil {
 		return err
+	}
+	if target.store != nil {
+		if err := target.store.bind(c.Context, c, io); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := withTimeout(c)
 	defer cancel()
@@ -196,14 +214,14 @@ func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 	if err := target.checkFree(); err != nil {
 		return err
 	}
-	in.Journal, in.RunID = j, j.RunID()
+	in.Journal, in.RunID, in.OwnTags = j, j.RunID(), target.store.ownTags(nil)
 	res, err := provision.Create(ctx, client, in)
 	if err != nil {
 		return err
 	}
 	printCreateSummary(io, res, target, in.FIPS)
 	if format == outputJSON {
-		return writeJSON(io, createOutput{CreateResult: res, File: target.path, Format: string(target.format)})
+		return writeJSON(io, createOutput{CreateResult: res, File: target.path, Format: fileFormatName(target), Store: target.storeLocation()})
 	}
 	return nil
 }
@@ -211,10 +229,10 @@ func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 // printAlreadyDelivered reports a rerun whose work an earlier run, killed
 // after delivering it, had done.
 func printAlreadyDelivered(io stdio, rec journal.Recovery, target fileTarget, verify bool, format string) error {
-	reportDelivered(io, rec, target.path, verify)
+	reportDelivered(io, rec, target, verify)
 	if format == outputJSON {
 		return writeJSON(io, createOutput{CreateResult: provision.CreateResult{UserName: rec.User, AccessKeyID: rec.KeyID, RunID: rec.Owner.RunID},
-			File: target.path, Format: string(target.format)})
+			File: target.path, Format: fileFormatName(target), Store: target.storeLocation()})
 	}
 	return nil
 }
@@ -222,8 +240,10 @@ func printAlreadyDelivered(io stdio, rec journal.Recovery, target fileTarget, ve
 // createOutput is create's --output json result. It holds no secret.
 type createOutput struct {
 	provision.CreateResult
-	File   string `json:"file"`
-	Format string `json:"format"`
+	File   string `json:"file,omitempty"`
+	Format string `json:"format,omitempty"`
+	// Store is where the credentials are stored, e.g. "secretsmanager:mail/smtp (eu-west-1)".
+	Store string `json:"store,omitempty"`
 }
 
 // planOutput is what --dry-run prints: the steps a command would take.
@@ -233,6 +253,7 @@ type planOutput struct {
 	Steps   []string `json:"steps"`
 	File    string   `json:"file,omitempty"`
 	Format  string   `json:"format,omitempty"`
+	Store   string   `json:"store,omitempty"`
 }
 
 // printPlan prints a dry run's plan: a step a line, or with --output json
@@ -297,6 +318,13 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 	if !c.IsSet(flagUser) {
 		user = io.now().UTC().Format(defaultUserLayout)
 	}
+	s, err := readStore(c, c.String(flagStore), regions, user)
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
+	if err := target.withStore(c, s); err != nil {
+		return in, fileTarget{}, "", err
+	}
 	boundary, err := configuredBoundary(c)
 	if err != nil {
 		return in, fileTarget{}, "", err
@@ -327,10 +355,19 @@ func printCreateSummary(io stdio, res provision.CreateResult, target fileTarget,
 	} else {
 		fmt.Fprintf(w, "  access:        inline policy %s\n", res.PolicyName)
 	}
-	if target.path == credfile.Stdout {
+	switch target.path {
+	case credfile.Stdout:
 		fmt.Fprintln(w, "  credentials:   written to stdout: the only copy of the password")
-	} else {
-		fmt.Fprintf(w, "  credentials:   %s (%s, mode 0600): the only copy of the password\n", target.path, target.format)
+	case "":
+	default:
+		only := ": the only copy of the password"
+		if target.store != nil {
+			only = ""
+		}
+		fmt.Fprintf(w, "  credentials:   %s (%s, mode 0600)%s\n", target.path, target.format, only)
+	}
+	printStored(io, target, res.UserName)
+	if target.path != credfile.Stdout && target.path != "" {
 		fmt.Fprintf(w, "Next: sesmtp verify --credentials %s\n", target.path)
 	}
 }

@@ -22,6 +22,7 @@ func deleteCommand(io stdio) *cli.Command {
 		&cli.BoolFlag{Name: flagDryRun, Usage: "list what would be deleted, and delete nothing"},
 		outputFlag(),
 	}
+	flags = append(flags, deleteStoreFlags()...)
 	return &cli.Command{
 		Name:      "delete",
 		Usage:     "delete an SMTP user and everything IAM requires removed first",
@@ -60,6 +61,10 @@ func runDelete(c *cli.Context, io stdio) error {
 	if err := provision.CheckName("user name", user, provision.MaxUserNameLen); err != nil {
 		return err
 	}
+	ds, err := readDeleteStored(c, io)
+	if err != nil {
+		return err
+	}
 	ask, err := confirm(c, io, "sesmtp delete will remove from IAM:")
 	if err != nil {
 		return err
@@ -70,16 +75,30 @@ func runDelete(c *cli.Context, io stdio) error {
 	}
 	ctx, cancel := withTimeout(c)
 	defer cancel()
+	stored, err := ds.find(ctx, client, user)
+	if err != nil {
+		return err
+	}
 	res, err := provision.Delete(ctx, client, provision.DeleteInput{
-		UserName: user, Force: anyUser(c, io), IgnoreMissing: c.Bool(flagIgnoreMissing), DryRun: c.Bool(flagDryRun), Confirm: ask,
-		Warn: warnTo(io),
+		UserName: user, Force: anyUser(c, io), IgnoreMissing: c.Bool(flagIgnoreMissing), DryRun: c.Bool(flagDryRun),
+		Confirm: ds.confirm(ask, stored), Warn: warnTo(io),
 	})
 	if err != nil {
 		return err
 	}
+	if stored != nil {
+		return finishDeleteStored(ctx, c, io, ds, stored, res, format)
+	}
 	if format == outputJSON {
 		return writeJSON(io, res)
 	}
+	printDeleteResult(io, res)
+	return nil
+}
+
+// printDeleteResult tells what delete removed (or, dry run, would).
+func printDeleteResult(io stdio, res provision.DeleteResult) {
+	user := res.UserName
 	switch {
 	case res.Missing:
 		fmt.Fprintf(io.err, "IAM user %s does not exist; nothing to delete\n", user)
@@ -94,5 +113,4 @@ func runDelete(c *cli.Context, io stdio) error {
 			fmt.Fprintln(io.err, "  removed "+r)
 		}
 	}
-	return nil
 }

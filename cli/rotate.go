@@ -12,6 +12,7 @@ import (
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/provision"
+	"github.com/sesmtp/sesmtp/store"
 )
 
 const (
@@ -36,6 +37,7 @@ func rotateCommand(io stdio) *cli.Command {
 		&cli.BoolFlag{Name: flagDryRun, Usage: "print the IAM calls the rotation would make, and change nothing"},
 	}
 	flags = append(flags, fileFlags()...)
+	flags = append(flags, storeFlags()...)
 	flags = append(flags, verifyFlags()...)
 	flags = append(flags, outputFlag())
 	return &cli.Command{
@@ -84,8 +86,15 @@ func runRotate(c *cli.Context, io stdio) error {
 		if err := target.checkFree(); err != nil {
 			return err
 		}
-		plan = append(plan, fmt.Sprintf("the credentials file: %s (%s, mode 0600)", target.path, target.format))
-		return printPlan(io, format, planOutput{Command: "rotate --strategy " + in.Strategy, Steps: plan, File: target.path, Format: string(target.format)})
+		if target.path != "" {
+			plan = append(plan, fmt.Sprintf("the credentials file: %s (%s, mode 0600)", target.path, target.format))
+		}
+		if target.store == nil {
+			plan = append(plan, fmt.Sprintf("and the secret store IAM user %s's %s tag names, if any (iam:GetUser)", in.UserName, store.UserTagStore))
+		}
+		plan = append(plan, target.store.storePlan(in.UserName)...)
+		return printPlan(io, format, planOutput{Command: "rotate --strategy " + in.Strategy, Steps: plan, File: target.path,
+			Format: fileFormatName(target), Store: target.storeSpec()})
 	}
 	if in.Strategy == provision.StrategyRecreate {
 		if in.Confirm, err = confirmRecreate(c, io, in.UserName); err != nil {
@@ -102,12 +111,25 @@ func runRotate(c *cli.Context, io stdio) error {
 	if in.Verify, err = verifyHook(c, io, client, nil); err != nil {
 		return err
 	}
+	tags, err := resolveRotateStore(ctx, c, client, in, &target)
+	if err != nil {
+		return err
+	}
+	if target.store != nil {
+		if err := target.store.bind(c.Context, c, io); err != nil {
+			return err
+		}
+		in.OwnTags = target.store.ownTags(tags)
+	}
 	j, rec, err := openJournal(ctx, c, io, client, target)
 	if err != nil {
 		return err
 	}
 	err = rotateJournaled(ctx, io, client, j, rec, in, target, format)
 	closeJournal(io, j, err)
+	if err == nil && in.Strategy == provision.StrategyKey {
+		retagStore(ctx, io, client, in, target, tags)
+	}
 	return err
 }
 
@@ -124,7 +146,7 @@ func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 		return err
 	}
 	if rec.Completed(flow, in.UserName) {
-		reportDelivered(io, rec, target.path, in.Verify != nil)
+		reportDelivered(io, rec, target, in.Verify != nil)
 		return nil
 	}
 	if err := target.checkFree(); err != nil {
@@ -137,9 +159,10 @@ func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 	}
 	fmt.Fprintf(io.err, "Rotated SMTP credentials of %s (%s): new SMTP username %s; old key(s) %v %s\n",
 		res.UserName, res.Strategy, res.NewAccessKeyID, res.OldAccessKeys, res.OldKeys)
-	if target.path != credfile.Stdout {
+	if target.path != credfile.Stdout && target.path != "" {
 		fmt.Fprintf(io.err, "  credentials: %s (%s, mode 0600)\nNext: sesmtp verify --credentials %s\n", target.path, target.format, target.path)
 	}
+	printStored(io, target, in.UserName)
 	if format == outputJSON {
 		return writeJSON(io, res)
 	}
@@ -197,6 +220,13 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	}
 	if err := credfile.CheckRegions(target.format, regions); err != nil {
 		return in, fileTarget{}, "", exitcode.UsageError(err)
+	}
+	s, err := readStore(c, c.String(flagStore), regions, c.String(flagUser))
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
+	if err := target.withStore(c, s); err != nil {
+		return in, fileTarget{}, "", err
 	}
 	boundary, err := configuredBoundary(c)
 	if err != nil {

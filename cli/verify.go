@@ -103,7 +103,7 @@ EXAMPLES:
 			fipsFlag(),
 			offlineFlag(),
 			outputFlag(),
-		}, permissionFlags()...), verifyAWSFlags()...),
+		}, append(verifyStoreFlags(), permissionFlags()...)...), verifyAWSFlags()...),
 		Action: func(c *cli.Context) error { return runVerify(c, io) },
 	}
 }
@@ -339,7 +339,16 @@ func verifyEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
 			return nil, err
 		}
 	}
-	entries, err := readCredentials(c)
+	var entries []credfile.Entry
+	var err error
+	if c.IsSet(flagStore) {
+		entries, err = storeEntries(c, io)
+	} else {
+		if c.IsSet(flagStoreRegion) || c.IsSet(flagStoreEndpointURL) {
+			return nil, exitcode.UsageError(errors.New("--store-region and --store-endpoint-url go with --store"))
+		}
+		entries, err = readCredentials(c)
+	}
 	if err != nil {
 		return nil, err
 	}
