@@ -218,8 +218,9 @@ const retractTimeout = 2 * time.Minute
 // the key and exit 4; the marker records the retraction, so the next run
 // on the target finishes it before anything else.
 func (j *Journal) undoDelivery(ctx context.Context, id string, cause error) error {
-	if j.lock == nil {
-		return cause // standard output: nothing to take back
+	var notWritten *NotWrittenError
+	if j.lock == nil || errors.As(cause, &notWritten) {
+		return cause // standard output, or nothing written: nothing to take back
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), retractTimeout)
 	defer cancel()

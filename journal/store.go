@@ -56,12 +56,25 @@ func (s Store) Deliver(ctx context.Context, creds credfile.Credentials, _ string
 	if err != nil {
 		return err
 	}
-	if _, err := s.Store.Deliver(ctx, p); err != nil {
+	r, err := s.Store.Deliver(ctx, p)
+	if err != nil && !r.Attempted {
+		return &NotWrittenError{Err: fmt.Errorf("write %s: %w", s.Name(), err)}
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", s.Name(), err)
 	}
 	step(StepStored)
 	return nil
 }
+
+// NotWrittenError is a delivery that failed before it wrote anything:
+// there is nothing to take back.
+type NotWrittenError struct{ Err error }
+
+func (e *NotWrittenError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failure.
+func (e *NotWrittenError) Unwrap() error { return e.Err }
 
 // Holds implements Target: the store holds key id now.
 func (s Store) Holds(ctx context.Context, _ Marker, id string) (bool, error) {
@@ -95,12 +108,20 @@ func (b Both) Name() string { return b.File.Name() + " and " + b.Store.Name() }
 func (b Both) Place() string { return b.File.Place() }
 
 // Deliver implements Target: the file, then the store. If the store
-// write fails, the Journal retracts both.
+// write fails, the Journal retracts both; if it failed before writing,
+// the file alone is taken back here.
 func (b Both) Deliver(ctx context.Context, creds credfile.Credentials, token string, record func(...string) error, step func(string)) error {
 	if err := b.File.Deliver(ctx, creds, token, record, step); err != nil {
 		return err
 	}
-	return b.Store.Deliver(ctx, creds, token, record, step)
+	err := b.Store.Deliver(ctx, creds, token, record, step)
+	var notWritten *NotWrittenError
+	if errors.As(err, &notWritten) {
+		if rerr := b.File.Retract(context.WithoutCancel(ctx), creds.AccessKeyID); rerr != nil {
+			return fmt.Errorf("%w; removing %s failed too: %w", notWritten.Err, b.File.Path, rerr)
+		}
+	}
+	return err
 }
 
 // Holds implements Target: both hold key id.

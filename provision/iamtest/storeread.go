@@ -1,6 +1,9 @@
 package iamtest
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // The reads an application (and 'sesmtp verify --store') makes of what
 // sesmtp stored: Secrets Manager GetSecretValue and SSM GetParameter.
@@ -82,4 +85,30 @@ func getParameter(_ *Server, st *storeState, req *jsonRequest) (any, *apiError) 
 		Parameter parameterOutput `json:"Parameter"`
 	}{parameterOutput{Name: p.Name, Type: v.Type, Value: e.Value, Version: v.Version, ARN: p.ARN,
 		LastModifiedDate: epochTime(v.Modified), DataType: "text"}}, nil
+}
+
+// Secrets returns a snapshot of every secret, sorted by name.
+func (s *Server) Secrets() []Secret {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Secret
+	for _, sec := range s.stores.get().secrets {
+		out = append(out, cloneSecret(sec))
+	}
+	slices.SortFunc(out, func(a, b Secret) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Parameters returns a snapshot of every parameter, sorted by name.
+func (s *Server) Parameters() []Parameter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Parameter
+	for _, p := range s.stores.get().params {
+		c := *p
+		c.Tags, c.Versions = slices.Clone(p.Tags), slices.Clone(p.Versions)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Parameter) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
