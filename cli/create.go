@@ -182,13 +182,16 @@ func runCreate(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := withTimeout(c)
+	defer cancel()
 	if target.store != nil {
 		if err := target.store.bind(c.Context, c, io); err != nil {
 			return err
 		}
+		if err := target.store.preflight(ctx, in.UserName); err != nil {
+			return err
+		}
 	}
-	ctx, cancel := withTimeout(c)
-	defer cancel()
 	if in.Verify, err = verifyHook(c, io, client, createdWith(c)); err != nil {
 		return err
 	}

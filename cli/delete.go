@@ -75,7 +75,7 @@ func runDelete(c *cli.Context, io stdio) error {
 	}
 	ctx, cancel := withTimeout(c)
 	defer cancel()
-	stored, err := ds.find(ctx, client, user)
+	stored, err := ds.find(ctx, c, client, user)
 	if err != nil {
 		return err
 	}

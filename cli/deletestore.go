@@ -67,7 +67,7 @@ func readDeleteStored(c *cli.Context, io stdio) (deleteStored, error) {
 
 // find returns the store the user's credentials are in: --store, else
 // the user's tag; nil when neither names one.
-func (d deleteStored) find(ctx context.Context, client provision.IAMAPI, user string) (*storeTarget, error) {
+func (d deleteStored) find(ctx context.Context, c *cli.Context, client provision.IAMAPI, user string) (*storeTarget, error) {
 	if d.given != nil {
 		return d.given, nil
 	}
@@ -90,7 +90,7 @@ func (d deleteStored) find(ctx context.Context, client provision.IAMAPI, user st
 		}
 		return nil, nil
 	}
-	return &storeTarget{loc: loc, fromTag: true}, nil
+	return &storeTarget{loc: loc, fromTag: true, endpoint: c.String(flagStoreEndpointURL)}, nil
 }
 
 // storePlanLine is the confirmation's and --dry-run's line for s.

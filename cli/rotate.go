@@ -119,6 +119,9 @@ func runRotate(c *cli.Context, io stdio) error {
 		if err := target.store.bind(c.Context, c, io); err != nil {
 			return err
 		}
+		if err := target.store.preflight(ctx, in.UserName); err != nil {
+			return err
+		}
 		in.OwnTags = target.store.ownTags(tags)
 	}
 	j, rec, err := openJournal(ctx, c, io, client, target)

@@ -347,3 +347,29 @@ func tagArgs(tags []provision.Tag) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// preflight reads the store (without decrypting) and refuses, before any
+// IAM change, a secret or parameter sesmtp did not write for iamUser, or a
+// secret scheduled for deletion: the delivery would refuse it after the
+// key exists. A failed read is left for the delivery to meet.
+func (s *storeTarget) preflight(ctx context.Context, iamUser string) error {
+	if s == nil {
+		return nil
+	}
+	st, err := s.bound.Store.Describe(ctx)
+	if err != nil || !st.Exists {
+		return nil
+	}
+	switch {
+	case !st.Managed:
+		return exitcode.UsageError(fmt.Errorf("%s exists and sesmtp did not write it (no %s=%s tag); sesmtp overwrites only what it wrote: "+
+			"choose another --store, or delete it yourself if it is stale. Nothing was changed", s.loc, store.TagManagedBy, store.ManagedByValue))
+	case st.IAMUser != iamUser:
+		return exitcode.UsageError(fmt.Errorf("%s holds the credentials of IAM user %s (tag %s), not %s: choose another --store. Nothing was changed",
+			s.loc, st.IAMUser, store.TagIAMUser, iamUser))
+	case !st.DeletionDate.IsZero():
+		return exitcode.UsageError(fmt.Errorf("%s is scheduled for deletion on %s: restore it first ('aws secretsmanager restore-secret --secret-id %s --region %s') "+
+			"or choose another --store. Nothing was changed", s.loc, st.DeletionDate.UTC().Format("2006-01-02"), s.loc.Target.Name, s.loc.Region))
+	}
+	return nil
+}
