@@ -28,7 +28,7 @@ func readBatchStore(c *cli.Context, opts *batch.Options) (batchStores, error) {
 	}
 	if !strings.Contains(spec, userPlaceholder) {
 		return nil, exitcode.UsageError(fmt.Errorf("--store %q with --from-file: every sender needs a secret of its own; "+
-			"put %s in the name, e.g. secretsmanager:smtp/%s or ssm:/smtp/%s/", spec, userPlaceholder, userPlaceholder, userPlaceholder))
+			"put %s in the name, e.g. secretsmanager:smtp/%s/credentials or ssm:/smtp/%s/", spec, userPlaceholder, userPlaceholder, userPlaceholder))
 	}
 	if !c.IsSet(flagOutDir) {
 		for _, f := range []string{flagFormat, flagForce} {

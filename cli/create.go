@@ -60,9 +60,10 @@ func createCommand(io stdio) *cli.Command {
 	)
 	flags = append(flags, awsFlags()...)
 	return &cli.Command{
-		Name:      "create",
-		Usage:     `create an SMTP user, its key and its credentials file (the console's "Create SMTP credentials")`,
-		UsageText: "sesmtp create [--user NAME] [--region R]... [--out FILE] [--format csv|json|env|postfix|url|console-csv] [options]",
+		Name:  "create",
+		Usage: `create an SMTP user, its key and its credentials file (the console's "Create SMTP credentials")`,
+		UsageText: "sesmtp create [--user NAME] [--region R]... [--out FILE] [--format csv|json|env|postfix|url|console-csv] [options]\n" +
+			"sesmtp create [--user NAME] --region R --store secretsmanager:NAME|ssm:/PATH/NAME|ssm:/PATH/ [--out FILE] [options]",
 		Description: `Does what the SES console does: checks the user name is free (iam:ListUsers),
 creates the IAM user (iam:CreateUser), gives it the sending policy (iam:PutUserPolicy,
 or group membership with --group) and an access key (iam:CreateAccessKey), derives
@@ -79,11 +80,22 @@ removes it. It never leaves an access key whose secret nobody has.
 
 The user is tagged sesmtp:managed-by=sesmtp and sesmtp:run-id=<random>.
 
+--store delivers the credentials to AWS Secrets Manager (secretsmanager:NAME, one secret
+holding JSON) or SSM Parameter Store (ssm:/PATH/NAME, one SecureString holding JSON;
+ssm:/PATH/, one SecureString per field) instead of the file, or as well with --out. The
+store gets one region's password (one --region); it is in that region unless
+--store-region. The user is tagged sesmtp:store=SPEC and sesmtp:store-region=REGION, so
+that rotate writes there and delete finds it. The key counts as delivered only once the
+store write succeeded; if it fails, the key and user are rolled back. See docs/store.md.
+
 EXAMPLES:
    sesmtp create --region eu-west-1
    sesmtp create --user billing-mailer --region eu-west-1,us-east-1 --out secrets/billing.env --format env
    sesmtp create --user app --region eu-west-1 --from-address 'noreply@example.com' --tag team=payments
-   sesmtp create --user app --region eu-west-1 --dry-run`,
+   sesmtp create --user app --region eu-west-1 --dry-run
+   sesmtp create --user billing-mailer --region eu-west-1 --store secretsmanager:prod/billing/smtp
+   sesmtp create --user wiki-mailer --region eu-west-1 --store ssm:/mediawiki/smtp/ --kms-key-id alias/smtp
+   sesmtp create --from-file senders.csv --region eu-west-1 --store 'secretsmanager:smtp/{user}/credentials'`,
 		Flags:  flags,
 		Action: func(c *cli.Context) error { return runCreate(c, io) },
 	}
@@ -208,7 +220,7 @@ func runCreate(c *cli.Context, io stdio) error {
 // recovery rec of what a dead run left there.
 func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *journal.Journal, rec journal.Recovery,
 	in provision.CreateInput, target fileTarget, format string) error {
-	if err := rec.RequireNoResume(target.path, false); err != nil {
+	if err := rec.RequireNoResume(target.name(), false); err != nil {
 		return err
 	}
 	if rec.Completed(provision.FlowCreate, in.UserName) {

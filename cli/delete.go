@@ -26,7 +26,7 @@ func deleteCommand(io stdio) *cli.Command {
 	return &cli.Command{
 		Name:      "delete",
 		Usage:     "delete an SMTP user and everything IAM requires removed first",
-		UsageText: "sesmtp delete --user NAME [--yes] [--any-user] [--dry-run] [--ignore-missing]",
+		UsageText: "sesmtp delete --user NAME [--yes] [--any-user] [--dry-run] [--ignore-missing] [--delete-stored [--recovery-window-days N]]",
 		Description: `Deletes the IAM user and, first, everything IAM requires gone: access keys,
 inline policies, managed policies, group memberships, the console password (login
 profile), signing certificates, SSH public keys, service-specific credentials and MFA
@@ -40,10 +40,17 @@ deletes it anyway ('sesmtp rotate' refuses and overrides the same way).
 It asks for confirmation on a terminal; scripts pass --yes. Running it again after a
 partial failure finishes the job.
 
+Credentials the user has in a secret store (its sesmtp:store tag) stay there unless
+--delete-stored: a Secrets Manager secret is then scheduled for deletion after
+--recovery-window-days (7-30, default 30; 'aws secretsmanager restore-secret' brings it
+back until then), SSM parameters are deleted. The user goes first, then the store; without
+the flag, delete prints the command that removes the store later.
+
 EXAMPLES:
    sesmtp delete --user billing-mailer
    sesmtp delete --user billing-mailer --dry-run
-   sesmtp delete --user old-sender --yes --ignore-missing`,
+   sesmtp delete --user old-sender --yes --ignore-missing
+   sesmtp delete --user billing-mailer --yes --delete-stored --recovery-window-days 7`,
 		Flags:  append(flags, awsFlags()...),
 		Action: func(c *cli.Context) error { return runDelete(c, io) },
 	}

@@ -64,10 +64,17 @@ applies: a key for an administrator is not SMTP credentials); --any-user overrid
 
 File options are create's: --out, --format, --force, --include-secret-key.
 
+A user whose credentials are in a secret store (its sesmtp:store tag, set by create
+--store) gets its new ones there: a new secret version staged AWSCURRENT, or new
+parameter versions; with --out a file too. --store sends them elsewhere (the user is
+tagged with the new place; the old one keeps the retired key's, and a warning says how
+to remove it). If anything fails, the store is put back as it was. See docs/store.md.
+
 EXAMPLES:
    sesmtp rotate --user billing-mailer --strategy key --region eu-west-1 --out billing.csv
    sesmtp rotate --user billing-mailer --strategy key --deactivate-old --region eu-west-1 --format env --out billing.env
-   sesmtp rotate --user legacy-sender --region us-east-1 --yes`,
+   sesmtp rotate --user legacy-sender --region us-east-1 --yes
+   sesmtp rotate --user billing-mailer --strategy key --region eu-west-1     # its tagged store gets a new version`,
 		Flags:  append(flags, awsFlags()...),
 		Action: func(c *cli.Context) error { return runRotate(c, io) },
 	}
@@ -145,7 +152,7 @@ func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 		flow = provision.FlowRecreate
 	}
 	resuming := flow == provision.FlowRecreate && rec.Flow == flow && strings.EqualFold(rec.User, in.UserName)
-	if err := rec.RequireNoResume(target.path, resuming); err != nil {
+	if err := rec.RequireNoResume(target.name(), resuming); err != nil {
 		return err
 	}
 	if rec.Completed(flow, in.UserName) {

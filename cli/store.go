@@ -34,7 +34,7 @@ func storeFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: flagStore, Category: categoryStore, Usage: "deliver the credentials to secretsmanager:NAME, ssm:/PATH/NAME " +
 			"(one SecureString holding JSON) or ssm:/PATH/ (one SecureString per field) instead of a file (both with --out); " +
-			"with --from-file a template holding " + userPlaceholder + ", e.g. secretsmanager:smtp/" + userPlaceholder},
+			"with --from-file a template holding " + userPlaceholder + ", e.g. secretsmanager:smtp/" + userPlaceholder + "/credentials"},
 		storeRegionFlag("the store's region (default: the SES region of the credentials)"),
 		&cli.StringFlag{Name: flagKMSKeyID, Category: categoryStore, Usage: "with --store: the KMS key (id, ARN or alias) that encrypts a new secret or parameter (default: the AWS managed key)"},
 		storeEndpointFlag(),

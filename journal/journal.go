@@ -369,8 +369,8 @@ func (r Recovery) RequireNoResume(target string, resuming bool) error {
 		return nil
 	}
 	return exitcode.UsageError(fmt.Errorf("%w: an earlier 'sesmtp rotate --strategy recreate --user %s' deleted the user and died before "+
-		"writing %s; run it again with --out %s to finish it (its saved configuration is kept in %s); nothing was changed",
-		ErrUnfinishedRotation, r.User, target, target, MarkerPath(target)))
+		"delivering to %s; run it again, delivering to the same place (--out, --store), to finish it (its saved configuration is kept in "+
+		"sesmtp's journal there); nothing was changed", ErrUnfinishedRotation, r.User, target))
 }
 
 // removable reports whether name is a leftover of the target at place: a
