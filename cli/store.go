@@ -122,8 +122,12 @@ func (t *fileTarget) withStore(c *cli.Context, s *storeTarget) error {
 	}
 	for _, f := range []string{flagFormat, flagForce} {
 		if c.IsSet(f) {
-			return exitcode.UsageError(fmt.Errorf("--%s is about the credentials file, and with --store and no --out there is none: %s gets "+
-				"JSON (or one parameter per field); give --out FILE to write a file too", f, s.loc))
+			why := "with --store and no --out there is none"
+			if s.fromTag {
+				why = fmt.Sprintf("the user's credentials go to the store its %s tag names, and with no --out there is no file", store.UserTagStore)
+			}
+			return exitcode.UsageError(fmt.Errorf("--%s is about the credentials file, and %s: %s gets "+
+				"JSON (or one parameter per field); give --out FILE to write a file too", f, why, s.loc))
 		}
 	}
 	t.path = ""

@@ -30,15 +30,19 @@
 // what its recorded progress means after a crash; a new kind of resource
 // gets a field in provision.Progress and a case there.
 //
-// A new delivery target (a Secrets Manager secret, an SSM parameter)
-// implements Target: Place is a local path to keep the lock and marker
-// at (for a remote store, a file under the user's state directory named
-// after the secret's ARN; the lock then guards one machine only); Deliver
-// records, before it creates anything a crash could leave, the names of
-// what it creates (a secret version's client request token, say: PutSecretValue
-// with the run id as ClientRequestToken is idempotent); Holds reads the
-// target back and reports whether it names the key id; Retract and
+// A delivery target implements Target: File (a credentials file), Store
+// (a Secrets Manager secret or SSM parameters, see package store) and Both
+// (a file and a store, delivered only when both are). Place is a local
+// path to keep the lock and marker at (for a store, a file under the
+// state directory, StorePlace: the lock then guards one machine only);
+// Deliver records, before it creates anything a crash could leave, the
+// names of what it creates (a file's temporary names; a store's writes are
+// all keyed by the access key id the journal records first); Holds reads
+// the target back and reports whether it names the key id; Retract and
 // Cleanup remove this run's delivery and leftovers, never anyone else's.
+// A Deliver that fails is taken back at once (Retract), unless it wrote
+// nothing (NotWrittenError); if that fails too, the flow keeps the key
+// (provision.PartialDeliveryError) and the next run finishes it.
 package journal
 
 import (
