@@ -127,7 +127,7 @@ func (d deleteStored) cleanup(s *storeTarget, user string) string {
 	return fmt.Sprintf("sesmtp delete --user %s --store %s --store-region %s --delete-stored --ignore-missing --yes", user, s.loc.Target, s.loc.Region)
 }
 
-// printStoredOutcome tells what became of the stored credentials.
+// printOutcome tells what became of the stored credentials.
 func (d deleteStored) printOutcome(io stdio, s *storeTarget, user string, del store.Deletion) {
 	if !d.remove {
 		fmt.Fprintf(io.err, "note: the credentials IAM user %s had stored in %s remain there (they name its deleted key); remove them with '%s'\n",
