@@ -87,4 +87,3 @@ func TestRecoverStore(t *testing.T) {
 		})
 	}
 }
-
