@@ -229,7 +229,7 @@ func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 	if err := target.checkFree(); err != nil {
 		return err
 	}
-	in.Journal, in.RunID, in.OwnTags = j, j.RunID(), target.store.ownTags(nil)
+	in.Journal, in.RunID = j, j.RunID()
 	res, err := provision.Create(ctx, client, in)
 	if err != nil {
 		return err
@@ -352,6 +352,7 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 		UserName: user, Path: path, Tags: tags, PermissionsBoundary: boundary,
 		Policy: doc, PolicyName: c.String(flagPolicyName), Group: c.String(flagGroup), Regions: regions, FIPS: c.Bool(flagFIPS),
 		AllowAnyGroup: c.Bool(flagAllowAnyGroup), Warn: func(msg string) { fmt.Fprintln(io.err, "warning: "+msg) },
+		OwnTags: target.store.ownTags(nil),
 	}
 	return in, target, format, in.Validate()
 }

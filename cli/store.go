@@ -240,7 +240,7 @@ func (s *storeTarget) storePlan(user string) []string {
 			"overwriting only what sesmtp wrote for the same user): %s in %s", store.TagManagedBy, store.ManagedByValue, store.TagIAMUser, user,
 			strings.Join(s.loc.Target.ParameterNames(s.payload.IncludeSecretKey), ", "), s.loc.Region)
 	}
-	return []string{step, fmt.Sprintf("tag IAM user %s %s=%s (where its credentials are stored)", user, store.UserTagStore, s.loc.Target)}
+	return []string{step}
 }
 
 // verifyHint is the command that checks stored credentials.
