@@ -544,17 +544,42 @@ func TestAttackSetupRefusals(t *testing.T) {
 	assert.Empty(t, d.BeyondSending(), "the boundary's default version allows more than SES sending")
 }
 
-// TestAttackWildcardUserPath — BREAK (sesmtp design, medium): IAM paths
-// may hold any character from ! to DEL (CreateUser API reference, Path),
-// * and ? included, but in a policy's Resource they are wildcards. setup
-// and 'policy operator' accept --user-path '/s*/' and print Resource
-// user/s*/*, which the operator policy then trusts as "sesmtp's path": the
-// tag-on-create statement lets the operator tag a human under /sales/ as
-// managed, then create that human's key.
+// TestAttackWildcardUserPath (was a BREAK, sesmtp design, medium): IAM
+// paths may hold any character from ! to DEL (CreateUser API reference,
+// Path), * and ? included, but in a policy's Resource they are wildcards
+// ("IAM JSON policy elements: Resource") and ${...} is a policy variable
+// ("IAM policy elements: Variables and tags"). A --user-path '/s*/' would
+// print Resource user/s*/*, which the operator policy then trusts as
+// "sesmtp's path": the tag-on-create statement lets the operator tag a
+// human under /sales/ as managed, then create that human's key. setup,
+// 'policy operator' and create/batch with a boundary refuse such a path
+// (exit 2, nothing changed); the rest of the test shows what the refusal
+// prevents, should it ever regress.
 func TestAttackWildcardUserPath(t *testing.T) {
-	knownBreak(t, "--user-path with * or ? is accepted and becomes a wildcard in the operator policy's Resource")
 	a := setUpAccount(t)
-	res := runCLI(t, "", "policy", "operator", "--boundary-arn", a.boundary, "--user-path", "/s*/")
+	for _, path := range []string{"/s*/", "/se?mtp/", "/${aws:username}/"} {
+		res := runCLI(t, "", "setup", "--endpoint-url", a.e.URL, "--user-path", path, "--boundary-name", "Other")
+		assert.Equal(t, exitcode.Usage, res.code, "setup --user-path %s: %s", path, res.stderr)
+		assert.Contains(t, res.stderr, "wildcards")
+		_, made := a.srv.Policy(acctARN + "policy/sesmtp/Other")
+		assert.False(t, made, "setup changed the account before refusing %s", path)
+		res = runCLI(t, "", "create", "--endpoint-url", a.e.URL, "--user", "w1", "--region", "eu-west-1",
+			"--permissions-boundary", a.boundary, "--path", path, "--out", filepath.Join(a.dir, "w1.csv"))
+		assert.Equal(t, exitcode.Usage, res.code, "create --path %s with a boundary: %s", path, res.stderr)
+		_, made = a.srv.User("w1")
+		assert.False(t, made)
+	}
+	res := runCLI(t, "", "setup", "--endpoint-url", a.e.URL, "--boundary-path", "/s*/")
+	assert.Equal(t, exitcode.Usage, res.code, "setup --boundary-path with a wildcard: %s", res.stderr)
+	// Without a boundary the path is only an IAM path: IAM takes it, and
+	// no bounded policy trusts it.
+	res = runCLI(t, "", "create", "--endpoint-url", a.e.URL, "--user", "w2", "--region", "eu-west-1",
+		"--path", "/s*/", "--out", filepath.Join(a.dir, "w2.csv"))
+	require.Equal(t, exitcode.OK, res.code, res.stderr)
+	w2, _ := a.srv.User("w2")
+	assert.Equal(t, "/s*/", w2.Path)
+
+	res = runCLI(t, "", "policy", "operator", "--boundary-arn", a.boundary, "--user-path", "/s*/")
 	assert.Equal(t, exitcode.Usage, res.code, "a user path holding a wildcard must be refused")
 	if res.code != exitcode.OK {
 		return

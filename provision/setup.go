@@ -150,6 +150,9 @@ func (in *SetupInput) validate() error {
 	if err := policy.CheckPath(in.BoundaryPath); err != nil {
 		return fmt.Errorf("--boundary-path: %w", err)
 	}
+	if err := policy.CheckLiteralPath("--boundary-path", in.BoundaryPath); err != nil {
+		return err
+	}
 	if err := policy.CheckName("policy name", in.GroupPolicyName, MaxPolicyNameLen); err != nil {
 		return fmt.Errorf("--policy-name: %w", err)
 	}
