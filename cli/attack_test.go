@@ -672,17 +672,18 @@ func keyedUser(name string, groups ...string) iamtest.User {
 		AccessKeys: []iamtest.AccessKey{{ID: "AKIA" + strings.ToUpper(name) + strings.Repeat("0", 16-len(name)), SecretAccessKey: name + "-secret-000000000000000000000000000"}}}
 }
 
-// TestAttackInspectIgnoresGroupManagedPolicies — BREAK (sesmtp design): the
-// "is this an SMTP user?" test of rotate and delete (provision.Inspect,
-// isSendingGroup) reads a group's inline policies only. A CI admin in a
+// TestAttackInspectIgnoresGroupManagedPolicies (was a BREAK, sesmtp
+// design): the "is this an SMTP user?" test of rotate and delete
+// (provision.Inspect, isSendingGroup) read a group's inline policies only;
+// it now reads the attached managed policies' default versions too, as
+// create --group does (provision.GroupInfo.BeyondSending). A CI admin in a
 // group holding the SES inline policy plus AdministratorAccess attached
-// passes as an SMTP user: 'rotate --strategy key' writes its admin key as
-// "SMTP credentials" and 'delete' deletes it, both without --any-user
-// (create --group reads attached policies too, and refuses that group).
+// passed as an SMTP user: 'rotate --strategy key' wrote its admin key as
+// "SMTP credentials" and 'delete' deleted it, both without --any-user.
 // Under the bounded policy IAM refuses both (the user is not under the
-// path); it bites admins and broad-policy operators.
+// path); it bit admins and broad-policy operators. A group whose attached
+// managed policy allows SES sending only is a sending group.
 func TestAttackInspectIgnoresGroupManagedPolicies(t *testing.T) {
-	knownBreak(t, "rotate/delete count a group with an SES inline policy and AdministratorAccess attached as a sending group")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	adminGroup(t, e, "mail-plus", adminPolicyARN)
@@ -690,8 +691,21 @@ func TestAttackInspectIgnoresGroupManagedPolicies(t *testing.T) {
 	broadOperator(t, srv)
 	res := runCLI(t, "", "rotate", "--endpoint-url", e.URL, "--user", "bob", "--strategy", "key", "--region", "eu-west-1", "--out", filepath.Join(t.TempDir(), "bob.csv"))
 	assert.Equal(t, exitcode.Usage, res.code, "an admin's key was written as SMTP credentials: %s", res.stderr)
+	assert.Contains(t, res.stderr, `membership of group "mail-plus" (not an SES sending group)`)
 	res = runCLI(t, "", "delete", "--endpoint-url", e.URL, "--user", "bob", "--yes")
 	assert.Equal(t, exitcode.Usage, res.code, "an admin was deleted as an SMTP user: %s", res.stderr)
+	bob, ok := srv.User("bob")
+	require.True(t, ok)
+	assert.Equal(t, keyedUser("bob").AccessKeys[0].ID, bob.AccessKeys[0].ID)
+
+	sending := srv.PutPolicy("/", "SesSendOnly", senderPolicyJSON)
+	_, err := e.Client().CreateGroup(t.Context(), groupInput("mail-managed"))
+	require.NoError(t, err)
+	_, err = e.Client().AttachGroupPolicy(t.Context(), &iam.AttachGroupPolicyInput{GroupName: aws.String("mail-managed"), PolicyArn: aws.String(sending)})
+	require.NoError(t, err)
+	srv.PutUser(keyedUser("carl", "mail-managed"))
+	res = runCLI(t, "", "rotate", "--endpoint-url", e.URL, "--user", "carl", "--strategy", "key", "--region", "eu-west-1", "--out", filepath.Join(t.TempDir(), "carl.csv"))
+	assert.Equal(t, exitcode.OK, res.code, "a group with an SES-only managed policy is a sending group: %s", res.stderr)
 }
 
 // TestAttackBroadGuardsHold: what holds under the broad policy: rotate

@@ -83,12 +83,19 @@ func ReadGroup(ctx context.Context, c GroupReader, group string) (GroupInfo, err
 		return info, awsError("GetGroup", fmt.Sprintf("%q", group), err)
 	}
 	info.Exists, info.HasMembers = true, len(g.Users) > 0
-	if info.Policies, err = inlineGroupPolicies(ctx, c, group); err != nil {
-		return info, err
+	info.Policies, err = groupPolicies(ctx, c, group)
+	return info, err
+}
+
+// groupPolicies reads group's inline policies and the default versions of
+// its attached managed policies: everything the group grants its members.
+func groupPolicies(ctx context.Context, c GroupReader, group string) ([]GroupPolicy, error) {
+	inline, err := inlineGroupPolicies(ctx, c, group)
+	if err != nil {
+		return nil, err
 	}
 	managed, err := attachedGroupPolicies(ctx, c, group)
-	info.Policies = append(info.Policies, managed...)
-	return info, err
+	return append(inline, managed...), err
 }
 
 func inlineGroupPolicies(ctx context.Context, c GroupReader, group string) ([]GroupPolicy, error) {
