@@ -599,18 +599,22 @@ func TestAttackWildcardUserPath(t *testing.T) {
 	assert.Error(t, err, "the operator minted an admin's key")
 }
 
-// TestAttackSetupGroupCase — BREAK (sesmtp, low, fails closed): group names
-// are not distinguished by case (CreateUser/CreateGroup API reference), so
-// setup --group ses-senders finds an existing SES-Senders; but the policy
-// it prints names group/ses-senders, and ARNs match case-sensitively, so
-// operators are refused AddUserToGroup on the real group/SES-Senders.
+// TestAttackSetupGroupCase (was a BREAK, sesmtp, low, failed closed):
+// group names are not distinguished by case (CreateUser/CreateGroup API
+// reference), so setup --group ses-senders finds an existing SES-Senders;
+// the policy it printed named group/ses-senders, and ARNs match
+// case-sensitively ("IAM JSON policy elements: Resource"), so operators
+// were refused AddUserToGroup on the real group/SES-Senders. setup now
+// names the group as GetGroup's answer spells it.
 func TestAttackSetupGroupCase(t *testing.T) {
-	knownBreak(t, "setup prints the group ARN as typed, not as IAM spells it: operators cannot use a group named in another case")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	_, err := e.Client().CreateGroup(t.Context(), groupInput("SES-Senders"))
 	require.NoError(t, err)
 	out := runSetupJSON(t, e, "--group", "ses-senders")
+	assert.Equal(t, "SES-Senders", out.Group)
+	assert.Equal(t, acctARN+"group/SES-Senders", out.GroupARN)
+	assert.Contains(t, string(out.OperatorPolicy), `"`+acctARN+`group/SES-Senders"`)
 	srv.SetCaller(iamtest.Caller{AccessKeyID: opsKeyID, SecretAccessKey: opsSecret, UserName: "ops", Policies: []string{string(out.OperatorPolicy)}})
 	t.Setenv("AWS_ACCESS_KEY_ID", opsKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", opsSecret)

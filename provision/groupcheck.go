@@ -45,7 +45,13 @@ func (p GroupPolicy) Kind() string {
 
 // GroupInfo is what a group grants its members.
 type GroupInfo struct {
-	Name     string        `json:"name"`
+	// Name is the group's name as IAM spells it (GetGroup's answer) if it
+	// exists, else as asked: IAM does not tell names apart by case
+	// (CreateGroup API reference, GroupName), but ARNs in policies match
+	// case-sensitively ("IAM JSON policy elements: Resource").
+	Name string `json:"name"`
+	// ARN is the existing group's ARN, its path included.
+	ARN      string        `json:"arn,omitempty"`
 	Exists   bool          `json:"exists"`
 	Policies []GroupPolicy `json:"policies,omitempty"`
 	// HasMembers says at least one user is in the group.
@@ -82,6 +88,10 @@ func ReadGroup(ctx context.Context, c GroupReader, group string) (GroupInfo, err
 	if err != nil {
 		return info, awsError("GetGroup", fmt.Sprintf("%q", group), err)
 	}
+	if g.Group == nil || aws.ToString(g.Group.GroupName) == "" || aws.ToString(g.Group.Arn) == "" {
+		return info, fmt.Errorf("iam:GetGroup %q: IAM's answer names no group", group)
+	}
+	info.Name, info.ARN = aws.ToString(g.Group.GroupName), aws.ToString(g.Group.Arn)
 	info.Exists, info.HasMembers = true, len(g.Users) > 0
 	info.Policies, err = groupPolicies(ctx, c, group)
 	return info, err

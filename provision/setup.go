@@ -66,9 +66,13 @@ type SetupResult struct {
 	BoundaryARN     string `json:"boundary_arn,omitempty"`
 	BoundaryStatus  string `json:"boundary_status"`
 	BoundaryVersion string `json:"boundary_version,omitempty"`
-	Group           string `json:"group,omitempty"`
-	GroupStatus     string `json:"group_status,omitempty"`
-	UserPath        string `json:"user_path"`
+	// Group is the sending group's name as IAM spells it once it exists
+	// (the operator policy names it so: ARNs match case-sensitively),
+	// and GroupARN its ARN.
+	Group       string `json:"group,omitempty"`
+	GroupARN    string `json:"group_arn,omitempty"`
+	GroupStatus string `json:"group_status,omitempty"`
+	UserPath    string `json:"user_path"`
 	// UnboundedUsers are users under UserPath without the boundary: the
 	// operator policy lets its holders create keys for those with
 	// sesmtp's tag, so none should be there.
@@ -107,7 +111,7 @@ func Setup(ctx context.Context, c SetupAPI, in SetupInput) (SetupResult, error) 
 		}
 	}
 	if s.res.BoundaryARN != "" {
-		bounded.BoundaryARN = s.res.BoundaryARN
+		bounded.BoundaryARN, bounded.Group = s.res.BoundaryARN, s.res.Group
 		op, err := policy.OperatorWithBoundary(bounded)
 		if err != nil {
 			return s.res, err
@@ -475,6 +479,11 @@ func (s *setupRun) createGroup(ctx context.Context) error {
 // checkGroup refuses a group that allows more than SES sending and puts
 // the sending policy on one that has no policy.
 func (s *setupRun) checkGroup(ctx context.Context, info GroupInfo) error {
+	if info.Exists {
+		// GetGroup found it whatever the case typed (names are not told
+		// apart by case); the policy must name it as IAM spells it.
+		s.res.Group, s.res.GroupARN = info.Name, info.ARN
+	}
 	if found := info.BeyondSending(); len(found) > 0 {
 		return exitcode.UsageError(fmt.Errorf("group %q allows more than SES sending (%s); sesmtp setup does not touch it "+
 			"and nothing was changed. Choose another --group, or remove those policies first", s.in.Group, strings.Join(found, "; ")))
