@@ -749,15 +749,14 @@ func TestAttackBroadGuardsHold(t *testing.T) {
 	assert.Empty(t, after.AttachedPolicies)
 }
 
-// TestAttackIamtestVirtualMFAPathTrick — BREAK (iamtest belief, minor):
+// TestAttackIamtestVirtualMFAPathTrick (was a BREAK, iamtest belief, minor):
 // the operator policy allows DeleteVirtualMFADevice on mfa/sesmtp/*
 // without a condition, and IAM does not normalise ARNs, so
 // mfa/sesmtp/../alice matches it; IAM then finds no such device and
 // answers NoSuchEntity (DeleteVirtualMFADevice API reference). iamtest
-// answers success for any serial it does not hold (nothing is deleted:
-// alice's device stays).
+// answered success for any serial it did not hold (nothing was deleted:
+// alice's device stayed); it now holds the account's virtual devices.
 func TestAttackIamtestVirtualMFAPathTrick(t *testing.T) {
-	knownBreak(t, "iamtest's DeleteVirtualMFADevice answers success for a device that does not exist")
 	a := setUpAccount(t)
 	_, err := a.client(opsKeyID, opsSecret).DeleteVirtualMFADevice(t.Context(),
 		&iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(acctARN + "mfa/sesmtp/../alice")})
