@@ -4,10 +4,8 @@ package cli
 // operator holding exactly the policy 'sesmtp setup' printed (and, where
 // said, the broad policy or an admin) tries what an attacker would, through
 // the SDK and through sesmtp's own commands. Each attempt names the outcome
-// AWS documents. Attempts where sesmtp (or iamtest) holds run in every 'go
-// test'; attempts that demonstrate a break assert what SHOULD happen and
-// are skipped with "BREAK: ..." unless SESMTP_ATTACK_SHOW_BREAKS=1, so that
-// the suite stays green and the break shows as a failure on demand.
+// AWS documents. The breaks the review found (marked "was a BREAK") are
+// fixed; their tests run in every 'go test'.
 
 import (
 	"context"
@@ -33,18 +31,6 @@ import (
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 	"github.com/sesmtp/sesmtp/provision/iamtest/iampolicy"
 )
-
-// showBreaksEnv runs the tests that demonstrate a break instead of skipping them.
-const showBreaksEnv = "SESMTP_ATTACK_SHOW_BREAKS"
-
-// knownBreak skips a test that asserts what should happen where today it
-// does not, unless SESMTP_ATTACK_SHOW_BREAKS=1.
-func knownBreak(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv(showBreaksEnv) != "1" {
-		t.Skip("BREAK: " + why)
-	}
-}
 
 const (
 	aliceKeyID = "AKIAALICE00000000001"
@@ -623,16 +609,16 @@ func TestAttackSetupGroupCase(t *testing.T) {
 	assert.Equal(t, exitcode.OK, res.code, res.stderr)
 }
 
-// TestAttackIamtestAssumeRole — BREAK (iamtest belief): iamtest answers
-// sts:AssumeRole for any configured Role without evaluating the caller's
-// identity policies, its permissions boundary or a trust policy. On AWS a
+// TestAttackIamtestAssumeRole (was a BREAK, iamtest belief): iamtest
+// answered sts:AssumeRole for any configured Role without evaluating the
+// caller's identity policies, its permissions boundary or a trust policy;
+// it now does (iamtest.Role.TrustPolicy, stsauthz.go). On AWS a
 // same-account AssumeRole needs the role's trust policy to allow it and,
 // unless that policy names the user itself, the caller's identity policy,
 // capped by its boundary ("Permissions boundaries for IAM entities";
 // "Policy evaluation logic"). Here a user whose boundary allows only
 // ses:SendRawEmail becomes an allow-all session.
 func TestAttackIamtestAssumeRole(t *testing.T) {
-	knownBreak(t, "iamtest's AssumeRole ignores the caller's policies and boundary: an SES-only user assumes any configured role")
 	const id, secret = "AKIASENDER000000001", "sender-secret-00000000000000000000000"
 	e := iamtest.Start(t, iamtest.WithRole(iamtest.Role{ARN: acctARN + "role/admin"}))
 	srv := e.Local(t)
