@@ -264,7 +264,7 @@ func CheckBoundary(ctx context.Context, c GroupReader, arn string) error {
 	if err := CheckPolicyARN("permissions boundary", arn); err != nil {
 		return err
 	}
-	_, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
+	p, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
 	if isNoSuchEntity(err) {
 		return exitcode.UsageError(fmt.Errorf("the permissions boundary %s does not exist (IAM answers NoSuchEntity); nothing was changed. "+
 			"Check --permissions-boundary (or %s, or the profile's %s), or have an admin create it with 'sesmtp setup'",
@@ -273,7 +273,7 @@ func CheckBoundary(ctx context.Context, c GroupReader, arn string) error {
 	if err != nil {
 		return beforeChange(awsError("GetPolicy", arn, err))
 	}
-	return nil
+	return beforeChange(checkBoundaryDocument(ctx, c, arn, p))
 }
 
 // Where sesmtp reads the permissions boundary from when --permissions-boundary
