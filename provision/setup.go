@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -360,7 +361,7 @@ func (s *setupRun) makeRoom(ctx context.Context, arn string, versions []types.Po
 	}
 	var oldest *types.PolicyVersion
 	for i, v := range versions {
-		if !v.IsDefaultVersion && (oldest == nil || aws.ToTime(v.CreateDate).Before(aws.ToTime(oldest.CreateDate))) {
+		if !v.IsDefaultVersion && (oldest == nil || olderVersion(v, *oldest)) {
 			oldest = &versions[i]
 		}
 	}
@@ -373,6 +374,20 @@ func (s *setupRun) makeRoom(ctx context.Context, arn string, versions []types.Po
 	}
 	s.progress("deleted version %s of %s to make room (IAM keeps %d)", aws.ToString(oldest.VersionId), arn, maxPolicyVersions)
 	return nil
+}
+
+// olderVersion reports whether a was created before b. CreateDate has
+// whole seconds, so versions made within one second tie: IAM numbers
+// versions in order (v1, v2, ...; PolicyVersion's VersionId), which
+// breaks the tie.
+func olderVersion(a, b types.PolicyVersion) bool {
+	ta, tb := aws.ToTime(a.CreateDate), aws.ToTime(b.CreateDate)
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	na, errA := strconv.Atoi(strings.TrimPrefix(aws.ToString(a.VersionId), "v"))
+	nb, errB := strconv.Atoi(strings.TrimPrefix(aws.ToString(b.VersionId), "v"))
+	return errA == nil && errB == nil && na < nb
 }
 
 func (s *setupRun) versions(ctx context.Context, arn string) ([]types.PolicyVersion, error) {
