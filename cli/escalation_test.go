@@ -266,7 +266,7 @@ func escalationAttempts(t *testing.T, a *account) []escalationAttempt {
 	require.NoError(t, err)
 	fresh := a.client(aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey))
 	v1 := aws.String("v1")
-	return []escalationAttempt{
+	return append([]escalationAttempt{
 		{"inline Action:* on self", putStar("ops")},
 		{"inline Action:* on a human admin", putStar("alice")},
 		{"inline Action:* on a console SMTP user", putStar("legacy1")},
@@ -354,7 +354,7 @@ func escalationAttempts(t *testing.T, a *account) []escalationAttempt {
 			return err
 		}},
 		{"the key of a sesmtp user holding Action:*: AdministratorAccess on itself", attach(fresh, "fresh")},
-	}
+	}, unmodelledAttempts(op)...)
 }
 
 // assertAccountIntact: after the attempts, the boundary still allows SES

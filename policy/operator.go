@@ -23,6 +23,8 @@ var (
 		"iam:ListGroupPolicies", "iam:GetGroupPolicy", "iam:ListAttachedUserPolicies", "iam:ListAccessKeys",
 		"iam:GetLoginProfile", "iam:ListSigningCertificates", "iam:ListSSHPublicKeys",
 		"iam:ListServiceSpecificCredentials", "iam:ListMFADevices",
+		// what the user's groups grant: attached managed policies too
+		"iam:ListAttachedGroupPolicies", "iam:GetPolicy", "iam:GetPolicyVersion",
 	}
 	// purgeActions remove a user and what IAM requires gone first.
 	purgeActions = []string{

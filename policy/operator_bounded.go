@@ -57,12 +57,18 @@ func (o BoundedOptions) scope() (operatorScope, error) {
 	if err != nil {
 		return s, fmt.Errorf("--boundary-arn: %w", err)
 	}
+	if err := CheckLiteralPath("--boundary-arn path", b.Path); err != nil {
+		return s, err
+	}
 	path := o.UserPath
 	if path == "" {
 		path = DefaultUserPath
 	}
 	if err := CheckPath(path); err != nil {
 		return s, fmt.Errorf("--user-path: %w", err)
+	}
+	if err := CheckLiteralPath("--user-path", path); err != nil {
+		return s, err
 	}
 	if path == "/" {
 		return s, errors.New("--user-path /: the bounded policy trusts every user under its path to carry the boundary, " +

@@ -241,6 +241,11 @@ func deactivateMFADevice(st *state, u *User, req *request) (any, *apiError) {
 	return nil, nil
 }
 
+// deleteVirtualMFADevice deletes one of the account's virtual MFA devices:
+// DeleteConflict while it is assigned to a user, NoSuchEntity for a serial
+// the account does not hold (DeleteVirtualMFADevice API reference, Errors).
+// Serials are ARNs, compared as given: IAM does not normalise them, so
+// mfa/sesmtp/../alice names no device.
 func deleteVirtualMFADevice(st *state, req *request) (any, *apiError) {
 	serial := req.form.Get("SerialNumber")
 	for _, u := range st.users {
@@ -248,5 +253,9 @@ func deleteVirtualMFADevice(st *state, req *request) (any, *apiError) {
 			return nil, errDeleteConflict("MFA device is still in use by %s; deactivate it first.", u.Name)
 		}
 	}
+	if !st.virtualMFA[serial] {
+		return nil, errNoSuchEntity("VirtualMFADevice with serial number %s doesn't exist.", serial)
+	}
+	delete(st.virtualMFA, serial)
 	return nil, nil
 }
