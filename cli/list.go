@@ -57,8 +57,11 @@ EXAMPLES:
 var ageUnits = map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "h": time.Hour}
 
 // parseAge reads a whole number of days (90d), weeks (12w) or hours (2160h).
-func parseAge(s string) (time.Duration, error) {
-	want := fmt.Errorf("--older-than %q: want a whole number of days (90d), weeks (12w) or hours (2160h)", s)
+func parseAge(s string) (time.Duration, error) { return parseAgeFor("--older-than", s) }
+
+// parseAgeFor is parseAge for the value s of flag.
+func parseAgeFor(flag, s string) (time.Duration, error) {
+	want := fmt.Errorf("%s %q: want a whole number of days (90d), weeks (12w) or hours (2160h)", flag, s)
 	if len(s) < 2 {
 		return 0, want
 	}
