@@ -349,3 +349,40 @@ func TestRetireStopsPartWay(t *testing.T) {
 		})
 	}
 }
+
+// TestListPendingRetirement: list shows which key is pending retirement,
+// since when and whether it is deactivated, and which keys are in use
+// (last used within --in-use-within), in the table and in JSON.
+func TestListPendingRetirement(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(pendingUser("r1", ""))
+	r2 := pendingUser("r2", "AKIACCCCCCCCCCCCCCC2@2026-11-20T12:00:00Z/deactivated@2026-11-21T08:30:00Z")
+	r2.AccessKeys[0].Status = "Inactive"
+	srv.PutUser(r2)
+	srv.SetKeyLastUsed("AKIACCCCCCCCCCCCCCC1", fixedNow.Add(-2*time.Hour), "ses", "eu-west-1")
+	srv.SetKeyLastUsed("AKIANEWKEY0000000001", fixedNow.Add(-30*time.Hour), "ses", "eu-west-1")
+
+	res := runCLI(t, "", "list", "--endpoint-url", e.URL)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, strings.Split(res.stdout, "\n")[0], "NOTE")
+	assert.Regexp(t, `r1 .*AKIACCCCCCCCCCCCCCC1\s+Active .*ses eu-west-1\s+in use; retiring since 2026-11-28 12:00\n`, res.stdout)
+	assert.Regexp(t, `r1 .*AKIANEWKEY0000000001\s+Active .*ses eu-west-1\s+-\n`, res.stdout, "30 hours ago is not within 24h")
+	assert.Regexp(t, `r2 .*AKIACCCCCCCCCCCCCCC2\s+Inactive .*never\s+retiring since 2026-11-20 12:00, deactivated 2026-11-21 08:30\n`, res.stdout)
+
+	res = runCLI(t, "", "list", "--endpoint-url", e.URL, "--in-use-within", "2d", "--output", "json")
+	require.Equal(t, 0, res.code, res.stderr)
+	var users []provision.ListedUser
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &users))
+	require.Len(t, users, 2)
+	require.NotNil(t, users[0].PendingRetirement)
+	assert.Equal(t, "AKIACCCCCCCCCCCCCCC1", users[0].PendingRetirement.AccessKeyID)
+	assert.True(t, users[0].PendingRetirement.Deactivated.IsZero())
+	assert.True(t, users[0].Keys[0].Retiring)
+	assert.True(t, users[0].Keys[1].InUse, "30 hours ago is within 2d")
+	assert.False(t, users[0].Keys[1].Retiring)
+	assert.Equal(t, time.Date(2026, 11, 21, 8, 30, 0, 0, time.UTC), users[1].PendingRetirement.Deactivated)
+
+	res = runCLI(t, "", "list", "--endpoint-url", e.URL, "--in-use-within", "0")
+	assert.Equal(t, exitcode.Usage, res.code)
+}
