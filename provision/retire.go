@@ -260,7 +260,7 @@ func Retire(ctx context.Context, c IAMAPI, planned RetirePlan, in RetireInput) (
 	if err != nil {
 		return plan, err
 	}
-	if plan.Step != planned.Step || plan.KeyID() != planned.KeyID() {
+	if !stillPlanned(planned, plan) {
 		return plan, &ChangedError{UserName: plan.UserName, Planned: planned, Is: plan}
 	}
 	switch plan.Step {
@@ -272,6 +272,21 @@ func Retire(ctx context.Context, c IAMAPI, planned RetirePlan, in RetireInput) (
 		return plan, clearRecord(ctx, c, plan, "")
 	}
 	return plan, nil
+}
+
+// stillPlanned reports whether the step now read may be taken for the one
+// planned: the same step on the same key, or a step another run's progress
+// leaves that changes no key (nothing pending, waiting, or removing the
+// record of a key already gone). A delete or deactivation that was not
+// planned (and, for a delete, confirmed) is never taken.
+func stillPlanned(planned, now RetirePlan) bool {
+	switch {
+	case now.Step == RetireStepNone:
+		return true
+	case now.KeyID() != planned.KeyID():
+		return false
+	}
+	return now.Step == planned.Step || now.Step == RetireStepWait || now.Step == RetireStepClear
 }
 
 // deactivateOld deactivates the key, then records when in TagRetire.
