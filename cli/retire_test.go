@@ -386,3 +386,32 @@ func TestListPendingRetirement(t *testing.T) {
 	res = runCLI(t, "", "list", "--endpoint-url", e.URL, "--in-use-within", "0")
 	assert.Equal(t, exitcode.Usage, res.code)
 }
+
+// TestRotateKeyKilledBeforeTheRecord: phase 1 killed after delivering the
+// new key and before recording the old key's retirement leaves two active
+// keys and no record; the rerun on the same file records it (the journal's
+// recovery) and changes nothing else.
+func TestRotateKeyKilledBeforeTheRecord(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(consoleUser("target"))
+	out := filepath.Join(t.TempDir(), "new.csv")
+	args := rotateArgs(e, out, "--strategy", "key")
+	c := subprocess(t, args...)
+	c.Env = append(mainEnv(), killAtEnv+"=delivered#1")
+	err := c.Run()
+	require.Error(t, err, "killed")
+	u, _ := srv.User("target")
+	require.Len(t, u.AccessKeys, 2)
+	assert.Empty(t, tagsNamed(u, provision.TagRetire), "killed before the record")
+	assertFileHoldsKey(t, out, u.AccessKeys[1], "eu-west-1")
+
+	res := runCLI(t, "", args...)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "recorded old access key "+u.AccessKeys[0].ID+" as pending retirement")
+	assert.Contains(t, res.stderr, "Nothing more to do")
+	got, _ := srv.User("target")
+	assert.Equal(t, u.AccessKeys, got.AccessKeys)
+	require.Len(t, tagsNamed(got, provision.TagRetire), 1)
+	assert.True(t, strings.HasPrefix(tagsNamed(got, provision.TagRetire)[0].Value, u.AccessKeys[0].ID+"@"))
+}
