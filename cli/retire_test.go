@@ -415,3 +415,31 @@ func TestRotateKeyKilledBeforeTheRecord(t *testing.T) {
 	require.Len(t, tagsNamed(got, provision.TagRetire), 1)
 	assert.True(t, strings.HasPrefix(tagsNamed(got, provision.TagRetire)[0].Value, u.AccessKeys[0].ID+"@"))
 }
+
+// TestRotateKeyRecordFails: phase 1 whose record cannot be written keeps
+// the delivered key (exit 4, saying what is missing and how to finish),
+// and running the same command again records it and changes nothing else.
+func TestRotateKeyRecordFails(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(consoleUser("target"))
+	out := filepath.Join(t.TempDir(), "new.csv")
+	args := append(rotateArgs(e, out, "--strategy", "key"), "--max-backoff", "5ms")
+	srv.Inject(iamtest.Fault{Action: "TagUser", Kind: iamtest.FailBefore, Count: 20})
+	res := runCLI(t, "", args...)
+	assert.Equal(t, exitcode.LeftBehind, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "its pending retirement could not be recorded")
+	assert.Contains(t, res.stderr, "Run the same command again")
+	assert.Contains(t, res.stderr, "aws iam tag-user --user-name target --tags Key=sesmtp:retire,Value=AKIACCCCCCCCCCCCCCCt@2026-11-28T12:00:00Z")
+	u, _ := srv.User("target")
+	require.Len(t, u.AccessKeys, 2)
+	assertFileHoldsKey(t, out, u.AccessKeys[1], "eu-west-1")
+
+	srv.ClearFaults()
+	res = runCLI(t, "", args...)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "Nothing more to do")
+	got, _ := srv.User("target")
+	assert.Equal(t, u.AccessKeys, got.AccessKeys)
+	assert.Contains(t, got.Tags, iamtest.Tag{Key: provision.TagRetire, Value: "AKIACCCCCCCCCCCCCCCt@2026-11-28T12:00:00Z"})
+}

@@ -1,10 +1,10 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,14 +59,7 @@ type KeyUse struct {
 }
 
 func (u KeyUse) String() string {
-	return fmt.Sprintf("%s (service %s, region %s)", u.When.UTC().Format(time.RFC3339), cmpOr(u.Service, "?"), cmpOr(u.Region, "?"))
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return fmt.Sprintf("%s (service %s, region %s)", u.When.UTC().Format(time.RFC3339), cmp.Or(u.Service, "?"), cmp.Or(u.Region, "?"))
 }
 
 // RetirePlan is what a retire run will do for one user, read from IAM.
@@ -206,7 +199,12 @@ func planDeactivate(ctx context.Context, c IAMAPI, plan RetirePlan, status types
 	return plan, nil
 }
 
-// lastUse returns key id's last use, nil if it was never used.
+// lastUse returns key id's last use, nil if it was never used. IAM's
+// GetAccessKeyLastUsed (IAM API reference) answers the date of the last
+// request made with the key and the service and region it named, with no
+// date ("N/A" service and region) for a key never used since IAM began
+// tracking (AccessKeyLastUsed data type). An SES SMTP login authenticates
+// with the key; docs/retire.md says what that means for --if-unused-for.
 func lastUse(ctx context.Context, c IAMAPI, id string) (*KeyUse, error) {
 	out, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(id)})
 	if err != nil {
@@ -331,7 +329,7 @@ func deleteOld(ctx context.Context, c IAMAPI, plan RetirePlan) error {
 func clearRecord(ctx context.Context, c IAMAPI, plan RetirePlan, done string) error {
 	user, id := plan.UserName, plan.KeyID()
 	incomplete := func(err error) error {
-		return &RetireIncompleteError{UserName: user, Err: err, Done: cmpOr(done, "nothing"),
+		return &RetireIncompleteError{UserName: user, Err: err, Done: cmp.Or(done, "nothing"),
 			Remains: fmt.Sprintf("tag %s still names access key %s, which is gone", TagRetire, id)}
 	}
 	r, err := readRetirement(ctx, c, user)
@@ -373,5 +371,5 @@ func describeRetire(plan RetirePlan, done bool) string {
 	if done {
 		return v[1]
 	}
-	return strings.TrimSpace(v[0])
+	return v[0]
 }

@@ -139,7 +139,7 @@ func refusals(outs []RetireOutcome, skipInUse bool) error {
 			o.Status, o.Next = describeRetire(o.RetirePlan, false), RetireNext(o.RetirePlan)
 		case skipInUse && errors.As(o.err, &inUse):
 			o.Status, o.Error, o.err = "in use: skipped", inUse.Error(), nil
-			o.LastUsed = &inUse.Use
+			o.LastUsed, o.Next = &inUse.Use, RetireNext(o.RetirePlan)
 		default:
 			o.Status, o.Error = "refused", o.err.Error()
 			errs = append(errs, o.err)
