@@ -170,42 +170,17 @@ func (e *TooManyKeysError) ExitCode() int { return exitcode.Usage }
 func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyKey, Regions: in.Regions}
 	mode := retireMode(in)
-	old, err := listKeys(ctx, c, in.UserName)
+	old, replaced, err := oldKeys(ctx, c, in, tags)
 	if err != nil {
-		return res, beforeChange(err)
-	}
-	if err := checkNoPendingRetirement(in.UserName, tags, old); err != nil {
 		return res, err
-	}
-	var replaced string
-	if len(old) >= 2 {
-		if !in.ReplaceOldest {
-			return res, &TooManyKeysError{UserName: in.UserName, Keys: old}
-		}
-		oldest := slices.MinFunc(old, func(a, b types.AccessKeyMetadata) int {
-			return aws.ToTime(a.CreateDate).Compare(aws.ToTime(b.CreateDate))
-		})
-		replaced = aws.ToString(oldest.AccessKeyId)
-		if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: oldest.AccessKeyId}); err != nil {
-			return res, beforeChange(awsError("DeleteAccessKey", replaced, err))
-		}
-		old = slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced })
 	}
 	res.OldAccessKeys = keyIDsOf(old)
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
 	pending := pendingRetirement(mode, res.OldAccessKeys, in.Now)
-	// Recorded before CreateAccessKey: a recovery removes only a key that
-	// is not one of these, and retires or records only these.
-	err = in.Journal.Note(func(p *Progress) {
-		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID, p.RetireTag = FlowRotateKey, in.UserName, res.OldAccessKeys, mode, "", ""
-		if pending != nil {
-			p.RetireTag = pending.Value()
-		}
-	})
-	if err != nil {
-		return res, fmt.Errorf("record the rotation of %q: %w", in.UserName, err)
+	if err := noteKeyRotation(in, res.OldAccessKeys, mode, pending); err != nil {
+		return res, err
 	}
 	kr := &keyRun{c: c, in: in, keep: res.OldAccessKeys, replaced: replaced}
 	id, err := kr.run(ctx)
@@ -224,6 +199,49 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) 
 		res.PendingRetirement, res.Next = pending, "sesmtp retire --user "+in.UserName
 	}
 	return res, kr.confirm(ctx)
+}
+
+// oldKeys lists the user's keys and makes room for a new one: it refuses
+// a user with a pending retirement, and one at two keys unless
+// in.ReplaceOldest, which deletes the older (returned as replaced).
+func oldKeys(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) ([]types.AccessKeyMetadata, string, error) {
+	old, err := listKeys(ctx, c, in.UserName)
+	if err != nil {
+		return nil, "", beforeChange(err)
+	}
+	if err := checkNoPendingRetirement(in.UserName, tags, old); err != nil {
+		return nil, "", err
+	}
+	if len(old) < 2 {
+		return old, "", nil
+	}
+	if !in.ReplaceOldest {
+		return nil, "", &TooManyKeysError{UserName: in.UserName, Keys: old}
+	}
+	oldest := slices.MinFunc(old, func(a, b types.AccessKeyMetadata) int {
+		return aws.ToTime(a.CreateDate).Compare(aws.ToTime(b.CreateDate))
+	})
+	replaced := aws.ToString(oldest.AccessKeyId)
+	if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: oldest.AccessKeyId}); err != nil {
+		return nil, "", beforeChange(awsError("DeleteAccessKey", replaced, err))
+	}
+	return slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced }), replaced, nil
+}
+
+// noteKeyRotation records, before CreateAccessKey, the old keys (a
+// recovery removes only a key that is not one of these, and retires or
+// records only these), what becomes of them, and the record to write.
+func noteKeyRotation(in RotateInput, old []string, mode string, pending *Retirement) error {
+	err := in.Journal.Note(func(p *Progress) {
+		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID, p.RetireTag = FlowRotateKey, in.UserName, old, mode, "", ""
+		if pending != nil {
+			p.RetireTag = pending.Value()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("record the rotation of %q: %w", in.UserName, err)
+	}
+	return nil
 }
 
 // keyRun is a key rotation between creating the new key and retiring the old.
