@@ -51,8 +51,8 @@ sender uses the new password, retire finishes the rotation, one step per run:
   2. the old key is inactive and --grace has passed since: it is deleted, and the tag
      removed. Before that, a run says when it may delete it and changes nothing.
 
-A run never touches a key the tag does not name (it reads the tag again before each
-change), nor the user's only active key. With --if-unused-for WINDOW it refuses (exit 2,
+A run never touches a key the tag does not name (it reads the tag again just before it
+acts), nor the user's only active key. With --if-unused-for WINDOW it refuses (exit 2,
 nothing changed) to deactivate an old key that iam:GetAccessKeyLastUsed shows used within
 WINDOW, saying when, for which service and in which region; IAM records a key's use with
 a delay of up to hours, so use a window of a day or more. Deletions are confirmed on a
