@@ -89,6 +89,7 @@ var exampleFixtures = map[string]string{
 var exampleUsers = map[string][]string{
 	"README.md": {"old-sender"},
 	"rotate.md": {"billing-mailer", "legacy-sender"},
+	"retire.md": {"billing-mailer", "newsletter-mailer", "alerts-mailer"}, // the last two: senders.csv's
 	"delete.md": {"billing-mailer", "old-sender"},
 	"verify.md": {"billing-mailer"}, // verify --permission-only asks IAM only
 }
@@ -115,7 +116,7 @@ func exampleSkip(cmd string) string {
 // example runs in a fresh directory holding exampleFixtures; the examples
 // of one document share one IAM account, in order. Each must exit 0.
 func TestDocExamplesRun(t *testing.T) {
-	docs := []string{"../README.md", "../docs/create.md", "../docs/batch.md", "../docs/rotate.md", "../docs/delete.md",
+	docs := []string{"../README.md", "../docs/create.md", "../docs/batch.md", "../docs/rotate.md", "../docs/retire.md", "../docs/delete.md",
 		"../docs/list.md", "../docs/derive.md", "../docs/policy.md", "../docs/verify.md", "../docs/setup.md"}
 	ran := 0
 	for _, doc := range docs {

@@ -33,7 +33,7 @@ func TestList(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
 	require.Len(t, lines, 2, "header and one user: %s", res.stdout)
-	assert.Regexp(t, `^only1\s+\S+\s+inline AmazonSesSendingAccess\s+AKIA\w+\s+Active\s+\d+\s+never$`, lines[1])
+	assert.Regexp(t, `^only1\s+\S+\s+inline AmazonSesSendingAccess\s+AKIA\w+\s+Active\s+\d+\s+never\s+-$`, lines[1])
 	srv.PutUser(iamtest.User{Name: "only1"}) // no longer an SMTP user
 
 	_, err := e.Client().CreateGroup(t.Context(), groupInput(provision.ConsoleGroupName))
