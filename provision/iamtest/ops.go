@@ -26,7 +26,7 @@ func init() {
 		"ListUserPolicies": userOp(listUserPolicies), "DeleteUserPolicy": userOp(deleteUserPolicy),
 		"ListAttachedUserPolicies": userOp(listAttachedUserPolicies),
 		"AttachUserPolicy":         userOp(attachUserPolicy), "DetachUserPolicy": userOp(detachUserPolicy),
-		"CreateGroup": createGroup, "GetGroup": getGroup, "DeleteGroup": deleteGroup,
+		"CreateGroup": createGroup, "GetGroup": getGroup, "DeleteGroup": deleteGroup, "ListGroups": listGroups,
 		"PutGroupPolicy": putGroupPolicy, "GetGroupPolicy": getGroupPolicy,
 		"ListGroupPolicies": listGroupPolicies, "DeleteGroupPolicy": deleteGroupPolicy,
 		"AddUserToGroup": addUserToGroup, "RemoveUserFromGroup": removeUserFromGroup,

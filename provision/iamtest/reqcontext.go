@@ -58,7 +58,7 @@ type actionSpec struct {
 }
 
 var actionSpecs = map[string]actionSpec{
-	"ListUsers": {on: onAccount}, "ListPolicies": {on: onAccount},
+	"ListUsers": {on: onAccount}, "ListPolicies": {on: onAccount}, "ListGroups": {on: onAccount},
 	"CreateUser": {onNewUser, keyRequestBoundary | keyRequestTags},
 	"GetUser":    {on: onUser}, "DeleteUser": {on: onUser},
 	"TagUser": {onUser, keyRequestTags}, "UntagUser": {onUser, keyUntagKeys}, "ListUserTags": {on: onUser},
