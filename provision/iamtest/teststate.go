@@ -29,11 +29,13 @@ import (
 type State interface {
 	// PutUser makes u as given (path, tags, boundary, inline and attached
 	// policies, groups, access keys, login profile) and returns it as made.
-	// On an external endpoint access keys get the IDs, secrets and creation
-	// times IAM issues (the ones in u only say how many, and their Status),
-	// and the groups must exist; a field the API cannot set there (a key's
-	// age or last use, MFA devices, certificates, SSH keys, service
-	// credentials) skips the test.
+	// On an external endpoint the user and its access keys are made now,
+	// with the IDs and secrets IAM issues (the keys in u only say how many,
+	// and their Status: a test that needs a key's age or ID is local-only),
+	// and the groups must exist; what the test cannot set up there through
+	// the API (a key's last use, MFA devices, certificates, SSH keys,
+	// service credentials, a boundary the endpoint does not keep) skips the
+	// test.
 	PutUser(u User) User
 	// User returns the named user, or false when there is none.
 	User(name string) (User, bool)
@@ -172,12 +174,12 @@ func (r *remoteState) policyARNs() []string {
 
 func (r *remoteState) PutUser(u User) User {
 	r.t.Helper()
-	if len(u.MFADevices)+len(u.SigningCertificates)+len(u.SSHPublicKeys)+len(u.ServiceCredentials) > 0 || !u.Created.IsZero() {
-		r.t.Skipf("sets up state an external IAM endpoint cannot be given through the API (MFA, certificates, SSH or service credentials, creation time); %s is set", ExternalEndpointEnv)
+	if len(u.MFADevices)+len(u.SigningCertificates)+len(u.SSHPublicKeys)+len(u.ServiceCredentials) > 0 {
+		r.t.Skipf("sets up MFA devices, certificates, SSH keys or service credentials, which the test cannot give an external IAM endpoint; %s is set", ExternalEndpointEnv)
 	}
 	for _, k := range u.AccessKeys {
-		if !k.Created.IsZero() || !k.LastUsed.IsZero() {
-			r.t.Skipf("sets up access keys of a given age or use, which an external IAM endpoint cannot be given; %s is set", ExternalEndpointEnv)
+		if !k.LastUsed.IsZero() {
+			r.t.Skipf("sets up a key's last use, which the test cannot give an external IAM endpoint; %s is set", ExternalEndpointEnv)
 		}
 	}
 	in := &iam.CreateUserInput{UserName: aws.String(u.Name)}
