@@ -1,9 +1,16 @@
 package cli
 
 import (
+	"path/filepath"
 	"regexp"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sesmtp/sesmtp/derive"
+	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
 
@@ -25,4 +32,39 @@ func passwordRE(key iamtest.AccessKey, region string) string {
 type stateView interface {
 	Users() []iamtest.User
 	Groups() []string
+}
+
+// TestExternalEndpointLackingACall runs delete and rotate --strategy
+// recreate against the external endpoint as a team rehearsing sesmtp on
+// its emulator would. Where the endpoint lacks ListServiceSpecificCredentials
+// (moto answers it HTTP 500 with an HTML page), each run warns once, naming
+// the call, and completes; where it has it, no run warns. Locally,
+// TestListingTheEndpointLacksIsSkipped covers every way of lacking it.
+func TestExternalEndpointLackingACall(t *testing.T) {
+	e := iamtest.Start(t)
+	if e.Server != nil {
+		t.Skipf("runs against an external IAM endpoint only (%s)", iamtest.ExternalEndpointEnv)
+	}
+	_, err := e.Client().ListServiceSpecificCredentials(t.Context(), &iam.ListServiceSpecificCredentialsInput{})
+	warnings := 0
+	if err != nil {
+		warnings = 1
+		t.Logf("the endpoint lacks ListServiceSpecificCredentials: %v", err)
+	}
+	warning := regexp.MustCompile(`(?m)^warning: the IAM endpoint does not implement iam:ListServiceSpecificCredentials \(it answered [^)]+\); sesmtp skipped it`)
+	st := e.State(t)
+	name := e.Name("target")
+	for _, args := range [][]string{
+		{"rotate", "--user", name, "--yes", "--region", "eu-west-1", "--out", filepath.Join(t.TempDir(), "t.csv")},
+		{"delete", "--user", name, "--yes"},
+	} {
+		if args[0] == "rotate" {
+			st.PutUser(consoleUser(name))
+		}
+		res := runCLI(t, "", append(args, "--endpoint-url", e.URL)...)
+		require.Equal(t, exitcode.OK, res.code, "%s: %s", args[0], res.stderr)
+		assert.Len(t, warning.FindAllString(res.stderr, -1), warnings, "%s: %s", args[0], res.stderr)
+	}
+	_, exists := st.User(name)
+	assert.False(t, exists, "delete removed the user")
 }
