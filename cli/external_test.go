@@ -68,3 +68,13 @@ func TestExternalEndpointLackingACall(t *testing.T) {
 	_, exists := st.User(name)
 	assert.False(t, exists, "delete removed the user")
 }
+
+// assertCalls checks that the local endpoint logged n calls of action
+// ("" for any); an external endpoint keeps no call log, so there it
+// checks nothing.
+func assertCalls(t *testing.T, e *iamtest.Endpoint, action string, n int, msgAndArgs ...any) {
+	t.Helper()
+	if e.Server != nil {
+		assert.Equal(t, n, e.Server.CallCount(action), msgAndArgs...)
+	}
+}

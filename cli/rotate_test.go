@@ -21,7 +21,7 @@ func rotateArgs(e *iamtest.Endpoint, out string, extra ...string) []string {
 
 func TestRotateKey(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	old, _ := srv.User("target")
 	oldKey := old.AccessKeys[0].ID
@@ -35,12 +35,12 @@ func TestRotateKey(t *testing.T) {
 	assert.NotEqual(t, oldKey, u.AccessKeys[0].ID, "the old key is deleted")
 	assertFileHoldsKey(t, out, u.AccessKeys[0], "eu-west-1")
 	assert.Equal(t, old.InlinePolicies, u.InlinePolicies, "the user is otherwise untouched")
-	assert.Zero(t, srv.CallCount("DeleteUser"), "no downtime: the user is never deleted")
+	assertCalls(t, e, "DeleteUser", 0, "no downtime: the user is never deleted")
 }
 
 func TestRotateKeyDeactivateOld(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "n.csv"), "--strategy", "key", "--deactivate-old", "--output", "json")...)
 	require.Equal(t, 0, res.code, res.stderr)
@@ -56,7 +56,7 @@ func TestRotateKeyDeactivateOld(t *testing.T) {
 
 func TestRotateKeyTwoKeyLimit(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	u := consoleUser("target")
 	u.AccessKeys = append(u.AccessKeys, iamtest.AccessKey{ID: "AKIASECONDKEY0000001", SecretAccessKey: "second", Created: time.Now()})
 	srv.PutUser(u)
@@ -92,7 +92,7 @@ func TestRotateKeyFailureKeepsOldKey(t *testing.T) {
 
 func TestRotateRecreate(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutPolicy("/", "boundary", senderPolicyJSON) // IAM refuses a boundary that does not exist
 	srv.PutUser(iamtest.User{Name: "target", Path: "/smtp/", PermissionsBoundary: "arn:aws:iam::123456789012:policy/boundary",
 		Tags:           []iamtest.Tag{{Key: "team", Value: "mail"}, {Key: provision.TagRunID, Value: "old-run"}},
@@ -112,7 +112,7 @@ func TestRotateRecreate(t *testing.T) {
 	require.Len(t, u.AccessKeys, 1)
 	assert.NotEqual(t, "AKIAOLDKEY0000000001", u.AccessKeys[0].ID)
 	assertFileHoldsKey(t, out, u.AccessKeys[0], "eu-west-1")
-	assert.Equal(t, 1, srv.CallCount("DeleteUser"))
+	assertCalls(t, e, "DeleteUser", 1)
 }
 
 func TestRotateRecreateFailureAfterDelete(t *testing.T) {
@@ -132,11 +132,11 @@ func TestRotateRecreateFailureAfterDelete(t *testing.T) {
 
 func TestRotateRecreateNeedsConfirmation(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "n.csv"))...)
 	assert.Equal(t, exitcode.Usage, res.code)
-	assert.Zero(t, srv.CallCount(""))
+	assertCalls(t, e, "", 0)
 }
 
 func TestRotateDryRun(t *testing.T) {
@@ -168,7 +168,7 @@ func TestRotateDryRun(t *testing.T) {
 // nothing with the strategy chosen.
 func TestRotateStrategyFlags(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	tests := []struct {
 		args []string
@@ -184,7 +184,7 @@ func TestRotateStrategyFlags(t *testing.T) {
 			res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "n.csv"), tt.args...)...)
 			assert.Equal(t, exitcode.Usage, res.code, res.stderr)
 			assert.Contains(t, res.stderr, tt.want)
-			assert.Zero(t, srv.CallCount(""), "nothing attempted")
+			assertCalls(t, e, "", 0, "nothing attempted")
 		})
 	}
 }
@@ -215,7 +215,7 @@ func TestRotateRefusesNonSMTPUser(t *testing.T) {
 		for _, strategy := range [][]string{{"--strategy", "key"}, {"--strategy", "recreate", "--yes"}} {
 			t.Run(name+" "+strategy[1], func(t *testing.T) {
 				e := iamtest.Start(t)
-				srv := e.Local(t)
+				srv := e.State(t)
 				srv.PutUser(user())
 				before := snapshot(srv)
 				out := filepath.Join(t.TempDir(), "n.csv")
@@ -234,7 +234,7 @@ func TestRotateRefusesNonSMTPUser(t *testing.T) {
 
 func TestRotateAnyUserOverride(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(adminUser("target"))
 	out := filepath.Join(t.TempDir(), "n.csv")
 	res := runCLI(t, "", rotateArgs(e, out, "--strategy", "key", "--any-user")...)

@@ -46,7 +46,9 @@ moto)
     exit 0
   fi
   port=$(free_port)
-  python3 -m moto.server -H 127.0.0.1 -p "$port" > "$work/server.log" 2>&1 &
+  # AWS managed policies exist in every account; moto loads them only when
+  # told to (moto/settings.py load_iam_aws_managed_policies).
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true python3 -m moto.server -H 127.0.0.1 -p "$port" > "$work/server.log" 2>&1 &
   pid=$!
   wait_listening "$port"
   url="http://127.0.0.1:$port"
