@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,8 +53,8 @@ type State interface {
 	// PutPolicy makes a customer managed policy holding document and
 	// returns its ARN.
 	PutPolicy(path, name, document string) string
-	// Policy returns the managed policy with that ARN (external: with its
-	// default version only), or false when there is none.
+	// Policy returns the managed policy with that ARN, or false when there
+	// is none.
 	Policy(arn string) (ManagedPolicy, bool)
 }
 
@@ -428,10 +429,32 @@ func (r *remoteState) Policy(arn string) (ManagedPolicy, bool) {
 	for _, tg := range out.Policy.Tags {
 		p.Tags = append(p.Tags, Tag{Key: aws.ToString(tg.Key), Value: aws.ToString(tg.Value)})
 	}
-	v, err := r.c.GetPolicyVersion(r.ctx, &iam.GetPolicyVersionInput{PolicyArn: out.Policy.Arn, VersionId: out.Policy.DefaultVersionId})
-	r.must(err, "GetPolicyVersion")
-	p.Versions = []PolicyVersion{{ID: p.DefaultVersionID, Document: decodeDocument(aws.ToString(v.PolicyVersion.Document)), Created: aws.ToTime(v.PolicyVersion.CreateDate)}}
+	p.Versions = r.policyVersions(out.Policy.Arn)
 	return p, true
+}
+
+// policyVersions returns a policy's versions, oldest first (IAM numbers
+// them v1, v2, ... and never reuses a number).
+func (r *remoteState) policyVersions(arn *string) []PolicyVersion {
+	var vs []PolicyVersion
+	p := iam.NewListPolicyVersionsPaginator(r.c, &iam.ListPolicyVersionsInput{PolicyArn: arn})
+	for p.HasMorePages() {
+		page, err := p.NextPage(r.ctx)
+		r.must(err, "ListPolicyVersions")
+		for _, v := range page.Versions {
+			got, err := r.c.GetPolicyVersion(r.ctx, &iam.GetPolicyVersionInput{PolicyArn: arn, VersionId: v.VersionId})
+			r.must(err, "GetPolicyVersion")
+			vs = append(vs, PolicyVersion{ID: aws.ToString(v.VersionId), Document: decodeDocument(aws.ToString(got.PolicyVersion.Document)),
+				Created: aws.ToTime(v.CreateDate)})
+		}
+	}
+	slices.SortFunc(vs, func(a, b PolicyVersion) int { return versionNumber(a.ID) - versionNumber(b.ID) })
+	return vs
+}
+
+func versionNumber(id string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(id, "v"))
+	return n
 }
 
 // cleanUp deletes every user, group and customer managed policy that came
