@@ -559,3 +559,18 @@ func (r *remoteState) deletePolicy(arn string) {
 	_, err = r.c.DeletePolicy(r.ctx, &iam.DeletePolicyInput{PolicyArn: a})
 	r.logged(err, "DeletePolicy "+arn)
 }
+
+// NeedsUserBoundaries skips the test where the endpoint does not keep a
+// user's permissions boundary: moto 5.2's CreateUser reads no
+// PermissionsBoundary and it has no PutUserPermissionsBoundary
+// (moto/iam/responses.py create_user), so a user it makes has none. It
+// finds out by making a user with a boundary and reading it back.
+func (e *Endpoint) NeedsUserBoundaries(t testing.TB) {
+	t.Helper()
+	if e.Server != nil {
+		return
+	}
+	st := e.State(t).(*remoteState)
+	arn := st.PutPolicy("/", e.Name("boundary-probe"), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}`)
+	st.PutUser(User{Name: e.Name("boundary-probe"), PermissionsBoundary: arn}) // skips if the boundary is dropped
+}
