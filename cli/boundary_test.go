@@ -72,9 +72,7 @@ func TestPolicyOperatorBadInput(t *testing.T) {
 }
 
 // withBoundary puts the boundary policy setup makes into srv.
-func withBoundary(srv interface {
-	PutPolicy(path, name, document string) string
-}) string {
+func withBoundary(srv policyPutter) string {
 	return srv.PutPolicy("/sesmtp/", "SesmtpSenderBoundary", boundaryJSON)
 }
 

@@ -28,6 +28,11 @@ func passwordRE(key iamtest.AccessKey, region string) string {
 	return regexp.QuoteMeta(derive.PasswordV4(key.SecretAccessKey, region))
 }
 
+// policyPutter makes managed policies: the local server or an iamtest.State.
+type policyPutter interface {
+	PutPolicy(path, name, document string) string
+}
+
 // stateView is what snapshot reads: the local server or an iamtest.State.
 type stateView interface {
 	Users() []iamtest.User
