@@ -32,7 +32,7 @@ func init() {
 		"AddUserToGroup": addUserToGroup, "RemoveUserFromGroup": removeUserFromGroup,
 		"ListGroupsForUser": userOp(listGroupsForUser),
 		"GetLoginProfile":   userOp(getLoginProfile), "DeleteLoginProfile": userOp(deleteLoginProfile),
-		"CreateAccessKey": createAccessKey, "ListAccessKeys": listAccessKeys,
+		"CreateAccessKey": createAccessKey, "ListAccessKeys": listAccessKeys, "CreateLoginProfile": userOp(createLoginProfile),
 		"UpdateAccessKey": updateAccessKey, "DeleteAccessKey": deleteAccessKey,
 		"GetAccessKeyLastUsed":            getAccessKeyLastUsed,
 		"ListSigningCertificates":         userOp(listSigningCertificates),

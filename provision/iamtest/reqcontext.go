@@ -72,7 +72,7 @@ var actionSpecs = map[string]actionSpec{
 	"DeleteGroupPolicy": {on: onGroup}, "AddUserToGroup": {on: onGroup}, "RemoveUserFromGroup": {on: onGroup},
 	"AttachGroupPolicy": {onGroup, keyPolicyARN}, "DetachGroupPolicy": {onGroup, keyPolicyARN},
 	"ListAttachedGroupPolicies": {on: onGroup},
-	"ListGroupsForUser":         {on: onUser}, "GetLoginProfile": {on: onUser}, "DeleteLoginProfile": {on: onUser},
+	"ListGroupsForUser":         {on: onUser}, "GetLoginProfile": {on: onUser}, "DeleteLoginProfile": {on: onUser}, "CreateLoginProfile": {on: onUser},
 	"CreateAccessKey": {on: onUser}, "ListAccessKeys": {on: onUser}, "UpdateAccessKey": {on: onUser},
 	"DeleteAccessKey": {on: onUser}, "GetAccessKeyLastUsed": {on: onAccessKeyUser},
 	"ListSigningCertificates": {on: onUser}, "DeleteSigningCertificate": {on: onUser},

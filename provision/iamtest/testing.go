@@ -3,6 +3,7 @@ package iamtest
 import (
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +27,8 @@ type Endpoint struct {
 	// Server is the local server, or nil for an external endpoint.
 	Server *Server
 
-	before baseline // what an external endpoint held when the test started
+	before    baseline        // what an external endpoint held when the test started
+	transport *http.Transport // an external endpoint's clients', closed when the test ends
 }
 
 // Isolate shields a test from the machine's AWS set-up: dummy credentials,
@@ -76,7 +78,9 @@ func Start(t testing.TB, opts ...Option) *Endpoint {
 // the test added (see State).
 func External(t testing.TB, url string) *Endpoint {
 	t.Helper()
-	e := &Endpoint{URL: url, AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey}
+	e := &Endpoint{URL: url, AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey,
+		transport: http.DefaultTransport.(*http.Transport).Clone()}
+	t.Cleanup(e.transport.CloseIdleConnections) // after the clean-up below: no connection outlives the test
 	takeBaseline(t, e)
 	return e
 }
@@ -117,5 +121,8 @@ func (e *Endpoint) Client(opts ...func(*iam.Options)) *iam.Client {
 	}
 	return iam.NewFromConfig(cfg, append([]func(*iam.Options){func(o *iam.Options) {
 		o.BaseEndpoint = aws.String(e.URL)
+		if e.transport != nil {
+			o.HTTPClient = &http.Client{Transport: e.transport}
+		}
 	}}, opts...)...)
 }
