@@ -96,13 +96,13 @@ func (o BoundedOptions) scope() (operatorScope, error) {
 }
 
 // boundedReads are the read-only actions sesmtp calls: every Get and List
-// of the broad policy, and SimulatePrincipalPolicy (verify
-// --check-permission), on every resource. Reads grant nothing, and the
-// simulation discloses no more than GetUserPolicy and GetPolicyVersion do.
+// of the broad policy, on every resource (reads grant nothing).
+// iam:SimulatePrincipalPolicy (verify --check-permission) is granted apart,
+// on the path's users only: sesmtp simulates only SMTP users.
 func boundedReads() []string {
 	var reads []string
 	for _, a := range OperatorActions() {
-		if strings.HasPrefix(a, "iam:Get") || strings.HasPrefix(a, "iam:List") || a == "iam:SimulatePrincipalPolicy" {
+		if strings.HasPrefix(a, "iam:Get") || strings.HasPrefix(a, "iam:List") {
 			reads = append(reads, a)
 		}
 	}
@@ -147,6 +147,7 @@ func OperatorWithBoundary(o BoundedOptions) (Document, error) {
 		{Sid: "SesmtpManageOwnUsers", Effect: "Allow", Action: Strings(onOwnUsers), Resource: Strings{s.users},
 			Condition: Condition{"StringEquals": {"aws:ResourceTag/" + ManagedByTag: {ManagedByValue}}}},
 		{Sid: "SesmtpOwnVirtualMFADevices", Effect: "Allow", Action: Strings{"iam:DeleteVirtualMFADevice"}, Resource: Strings{s.mfa}},
+		{Sid: "SesmtpSimulateOwnUsers", Effect: "Allow", Action: Strings{"iam:SimulatePrincipalPolicy"}, Resource: Strings{s.users}},
 	}
 	if len(s.groups) > 0 {
 		statements = append(statements, Statement{Sid: "SesmtpSendingGroupMembership", Effect: "Allow",

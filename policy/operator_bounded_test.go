@@ -281,6 +281,9 @@ func ExampleOperatorWithBoundary() {
 	// Allow SesmtpOwnVirtualMFADevices
 	//   iam:DeleteVirtualMFADevice
 	//   on arn:aws:iam::123456789012:mfa/sesmtp/*
+	// Allow SesmtpSimulateOwnUsers
+	//   iam:SimulatePrincipalPolicy
+	//   on arn:aws:iam::123456789012:user/sesmtp/*
 	// Allow SesmtpSendingGroupMembership
 	//   iam:AddUserToGroup iam:RemoveUserFromGroup
 	//   on arn:aws:iam::123456789012:group/ses-senders arn:aws:iam::123456789012:group/*/ses-senders
