@@ -99,7 +99,7 @@ func TestIncompleteAnswers(t *testing.T) {
 			before := snapshot(srv)
 			url := rewritingProxy(t, e, tt.action, without(tt.element))
 			out := filepath.Join(t.TempDir(), "target.csv")
-			res := runCLI(t, "", append(tt.args(out), "--endpoint-url", url, "--region", matrixRegion, "--max-backoff", "5ms")...)
+			res := runCLI(t, "", append(tt.args(out), "--endpoint-url", url, "--region", matrixRegion, "--max-backoff", "5ms", "--propagation-wait", "1s")...)
 			assert.Equal(t, exitcode.Failed, res.code, res.stderr)
 			assert.NotContains(t, res.stderr, "panic")
 			assert.Contains(t, res.stderr, "IAM's answer has no ")
@@ -246,7 +246,7 @@ func TestKeyDeletedBeforeTheRunEnds(t *testing.T) {
 				return false
 			}})
 			out := filepath.Join(t.TempDir(), "target.csv")
-			res := runCLI(t, "", append(tt.args(out), "--endpoint-url", e.URL, "--region", matrixRegion)...)
+			res := runCLI(t, "", append(tt.args(out), "--endpoint-url", e.URL, "--region", matrixRegion, "--propagation-wait", "1s")...)
 			assert.Equal(t, exitcode.Failed, res.code, res.stderr)
 			assert.Contains(t, res.stderr, `no longer holds access key`)
 			assert.Contains(t, res.stderr, "The credentials, which named a deleted key, were removed")
