@@ -122,7 +122,7 @@ func TestDocExamplesRun(t *testing.T) {
 	for _, doc := range docs {
 		t.Run(filepath.Base(doc), func(t *testing.T) {
 			e := iamtest.Start(t)
-			srv := e.Local(t)
+			srv := e.State(t)
 			for _, u := range exampleUsers[filepath.Base(doc)] {
 				srv.PutUser(consoleUser(u))
 			}
@@ -133,6 +133,9 @@ func TestDocExamplesRun(t *testing.T) {
 				t.Run(fmt.Sprintf("line %d", ex.line), func(t *testing.T) {
 					if why := exampleSkip(ex.cmd); why != "" {
 						t.Skip(why)
+					}
+					if strings.Contains(ex.cmd, "--permission-only") {
+						needsSimulation(t, e)
 					}
 					ran++
 					runExample(t, e, env, ex.cmd)

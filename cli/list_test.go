@@ -17,7 +17,7 @@ import (
 
 func TestList(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.Local(t, "keys of a given age and last use")
 	now := fixedNow
 
 	res := runCLI(t, "", "list", "--endpoint-url", e.URL)
@@ -105,7 +105,7 @@ func TestParseAge(t *testing.T) {
 // how many SMTP users there are, not that there are none.
 func TestListOlderThanNoMatch(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.Local(t, "keys of a given age")
 	u := consoleUser("fresh1")
 	u.AccessKeys[0].Created = fixedNow.Add(-time.Hour)
 	srv.PutUser(u)

@@ -124,6 +124,22 @@ func getLoginProfile(st *state, u *User, req *request) (any, *apiError) {
 	return res, nil
 }
 
+// createLoginProfile gives the user a console password (IAM API reference,
+// CreateLoginProfile: EntityAlreadyExists if it has one). The password is
+// not kept; sesmtp never reads it, and tests set up console users with it.
+func createLoginProfile(st *state, u *User, req *request) (any, *apiError) {
+	if u.LoginProfile {
+		return nil, errAlreadyExists("Login Profile for user %s already exists.", u.Name)
+	}
+	if req.form.Get("Password") == "" {
+		return nil, errValidation("1 validation error detected: Value at 'password' failed to satisfy constraint: Member must not be null")
+	}
+	u.LoginProfile = true
+	var res loginProfileResult
+	res.LoginProfile.UserName, res.LoginProfile.CreateDate = u.Name, isoTime(time.Now())
+	return res, nil
+}
+
 func deleteLoginProfile(st *state, u *User, req *request) (any, *apiError) {
 	if !u.LoginProfile {
 		return nil, errNoSuchEntity("Login Profile for User %s cannot be found.", u.Name)

@@ -58,7 +58,7 @@ type actionSpec struct {
 }
 
 var actionSpecs = map[string]actionSpec{
-	"ListUsers": {on: onAccount}, "ListPolicies": {on: onAccount},
+	"ListUsers": {on: onAccount}, "ListPolicies": {on: onAccount}, "ListGroups": {on: onAccount},
 	"CreateUser": {onNewUser, keyRequestBoundary | keyRequestTags},
 	"GetUser":    {on: onUser}, "DeleteUser": {on: onUser},
 	"TagUser": {onUser, keyRequestTags}, "UntagUser": {onUser, keyUntagKeys}, "ListUserTags": {on: onUser},
@@ -72,7 +72,7 @@ var actionSpecs = map[string]actionSpec{
 	"DeleteGroupPolicy": {on: onGroup}, "AddUserToGroup": {on: onGroup}, "RemoveUserFromGroup": {on: onGroup},
 	"AttachGroupPolicy": {onGroup, keyPolicyARN}, "DetachGroupPolicy": {onGroup, keyPolicyARN},
 	"ListAttachedGroupPolicies": {on: onGroup},
-	"ListGroupsForUser":         {on: onUser}, "GetLoginProfile": {on: onUser}, "DeleteLoginProfile": {on: onUser},
+	"ListGroupsForUser":         {on: onUser}, "GetLoginProfile": {on: onUser}, "DeleteLoginProfile": {on: onUser}, "CreateLoginProfile": {on: onUser},
 	"CreateAccessKey": {on: onUser}, "ListAccessKeys": {on: onUser}, "UpdateAccessKey": {on: onUser},
 	"DeleteAccessKey": {on: onUser}, "GetAccessKeyLastUsed": {on: onAccessKeyUser},
 	"ListSigningCertificates": {on: onUser}, "DeleteSigningCertificate": {on: onUser},
