@@ -98,6 +98,7 @@ func TestAssumeRoleAuthorization(t *testing.T) {
 func TestAssumedRoleSessionPolicies(t *testing.T) {
 	e := iamtest.Start(t, iamtest.WithRole(iamtest.Role{ARN: sameRole,
 		Policies: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}`}}))
+	e.Local(t, "a role's session policies")
 	out, err := stsClient(e, e.AccessKeyID, e.SecretAccessKey).AssumeRole(t.Context(), assumeInput(sameRole, ""))
 	require.NoError(t, err)
 	c := *e
