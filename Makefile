@@ -6,7 +6,7 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 60s
 
-.PHONY: build test test-full lint bench fuzz demo docs clean
+.PHONY: build test test-full test-moto test-external lint bench fuzz demo docs clean
 
 build:
 	$(GO) build -o bin/sesmtp .
@@ -28,6 +28,16 @@ test:
 # test, with the whole kill matrix (a kill after every IAM call, reads too).
 test-full:
 	SESMTP_FULL_MATRIX=1 $(MAKE) test
+
+# The suite against another IAM endpoint (SESMTP_TEST_IAM_ENDPOINT), started
+# on a free port on 127.0.0.1 and stopped afterwards: moto's server, if
+# python3 can import moto (else it says so and passes), or bin/iam-local
+# lacking what moto lacks. Tests that need the local endpoint skip, saying why.
+test-moto:
+	GO=$(GO) ./scripts/test-external.sh moto
+
+test-external:
+	GO=$(GO) ./scripts/test-external.sh iam-local
 
 
 lint:

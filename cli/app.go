@@ -122,6 +122,7 @@ func newApp(io stdio) *cli.App {
 		Commands: []*cli.Command{
 			createCommand(io),
 			rotateCommand(io),
+			retireCommand(io),
 			deleteCommand(io),
 			listCommand(io),
 			verifyCommand(io),

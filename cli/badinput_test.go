@@ -119,7 +119,10 @@ func TestBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := iamtest.Start(t, tt.opts...)
-			srv := e.Local(t)
+			if len(tt.opts) > 0 || tt.name == "unknown access key" {
+				e.Local(t, "a caller with given permissions, or that checks credentials")
+			}
+			srv := e.State(t)
 			srv.PutUser(consoleUser("u"))
 			before := snapshot(srv)
 			for k, v := range tt.env {

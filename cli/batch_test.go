@@ -39,7 +39,7 @@ func batchArgs(e *iamtest.Endpoint, file, dir string, extra ...string) []string 
 // assertBatchConsistent checks the batch invariants: every user the batch
 // made has exactly one key whose secret is in its file, and every file
 // names a key IAM holds.
-func assertBatchConsistent(t *testing.T, srv *iamtest.Server, dir string) (users int) {
+func assertBatchConsistent(t *testing.T, srv stateView, dir string) (users int) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
 	byName := map[string]string{}
@@ -60,14 +60,14 @@ func assertBatchConsistent(t *testing.T, srv *iamtest.Server, dir string) (users
 
 func TestBatchCreate(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	dir := filepath.Join(t.TempDir(), "out")
 	res := runCLI(t, "", batchArgs(e, manifest(t, 50), dir, "--concurrency", "8", "--output", "json")...)
 	require.Equal(t, 0, res.code, res.stderr)
 	assertNoSecrets(t, e, res.stdout, res.stderr)
 	assert.Equal(t, 50, assertBatchConsistent(t, srv, dir))
-	assert.Equal(t, 1, srv.CallCount("ListUsers"), "one listing for the whole batch")
-	assert.Equal(t, 50*4+1, srv.CallCount(""), "three writes and a final check of the key per sender, plus the listing")
+	assertCalls(t, e, "ListUsers", 1, "one listing for the whole batch")
+	assertCalls(t, e, "", 50*4+1, "three writes and a final check of the key per sender, plus the listing")
 	var sum batch.Summary
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &sum))
 	require.Len(t, sum.Outcomes, 50)
@@ -83,7 +83,6 @@ func TestBatchCreate(t *testing.T) {
 
 func TestBatchBadManifestCreatesNothing(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
 	file := writeFile(t, "bad.csv", "user,from_address,identity_arn\n"+
 		"good,,\n"+
 		"bad name,,\n"+
@@ -95,7 +94,7 @@ func TestBatchBadManifestCreatesNothing(t *testing.T) {
 	for _, want := range []string{"line 3:", `line 4: user "Good" is also on line 2`, "line 5:", "line 6:", "nothing was created"} {
 		assert.Contains(t, res.stderr, want)
 	}
-	assert.Zero(t, srv.CallCount(""), "nothing attempted")
+	assertCalls(t, e, "", 0, "nothing attempted")
 }
 
 func TestBatchPartialFailureAndResume(t *testing.T) {
@@ -203,7 +202,6 @@ func TestBatchInterrupt(t *testing.T) {
 
 func TestBatchDryRun(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
 	dir := filepath.Join(t.TempDir(), "out")
 	file := writeFile(t, "s.csv", "user,group\na,senders\nb,senders\nc,\n")
 	res := runCLI(t, "", batchArgs(e, file, dir, "--dry-run")...)
@@ -213,6 +211,6 @@ func TestBatchDryRun(t *testing.T) {
 	assert.Contains(t, res.stdout, "# c -> "+filepath.Join(dir, "c.csv"))
 	assert.Contains(t, res.stdout, "iam:AddUserToGroup GroupName=senders UserName=b")
 	assert.Contains(t, res.stdout, "iam:PutUserPolicy UserName=c PolicyName=AmazonSesSendingAccess")
-	assert.Zero(t, srv.CallCount(""))
+	assertCalls(t, e, "", 0)
 	assert.NoDirExists(t, dir)
 }

@@ -72,6 +72,15 @@ func configuredPath(c *cli.Context, boundary string) (string, error) {
 			return "", err
 		}
 	}
+	if boundary != "" {
+		// IAM would take the path, but no bounded operator policy can
+		// name it (policy.BoundedOptions refuses it: its * ? $ would be
+		// wildcards there), so users under it could never be managed
+		// the bounded way; say so now rather than fail at CreateUser.
+		if err := policy.CheckLiteralPath("--path (with a permissions boundary)", p); err != nil {
+			return "", exitcode.UsageError(err)
+		}
+	}
 	return p, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func createArgs(e *iamtest.Endpoint, out string, extra ...string) []string {
 
 func TestCreateHappyPath(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	out := filepath.Join(t.TempDir(), "secrets", "creds.csv")
 
 	res := runCLI(t, "", createArgs(e, out, "--region", "eu-west-1,us-east-1", "--tag", "team=mail", "--path", "/smtp/")...)
@@ -53,12 +54,12 @@ func TestCreateHappyPath(t *testing.T) {
 	assert.Len(t, tags[provision.TagRunID], 16)
 
 	key := u.AccessKeys[0]
-	want := "IAM User Name,Smtp Username,Smtp Password,Region,Smtp Endpoint\n" +
-		fmt.Sprintf("%s,%s,%s,eu-west-1,email-smtp.eu-west-1.amazonaws.com\n", name, key.ID, derive.PasswordV4(key.SecretAccessKey, "eu-west-1")) +
-		fmt.Sprintf("%s,%s,%s,us-east-1,email-smtp.us-east-1.amazonaws.com\n", name, key.ID, derive.PasswordV4(key.SecretAccessKey, "us-east-1"))
+	want := regexp.QuoteMeta("IAM User Name,Smtp Username,Smtp Password,Region,Smtp Endpoint\n") +
+		fmt.Sprintf("%s,%s,%s,eu-west-1,email-smtp.eu-west-1.amazonaws.com\n", regexp.QuoteMeta(name), key.ID, passwordRE(key, "eu-west-1")) +
+		fmt.Sprintf("%s,%s,%s,us-east-1,email-smtp.us-east-1.amazonaws.com\n", regexp.QuoteMeta(name), key.ID, passwordRE(key, "us-east-1"))
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
-	assert.Equal(t, want, string(got))
+	assert.Regexp(t, "^"+want+"$", string(got))
 	info, err := os.Stat(out)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
@@ -71,8 +72,11 @@ func TestCreateHappyPath(t *testing.T) {
 
 	// The console's four calls, one each, and the check that the key is
 	// still there at the end (another run may have deleted it).
+	if e.Server == nil {
+		return // an external endpoint keeps no call log
+	}
 	var actions []string
-	for _, c := range srv.Calls() {
+	for _, c := range e.Server.Calls() {
 		actions = append(actions, c.Action)
 	}
 	assert.ElementsMatch(t, []string{"ListUsers", "CreateUser", "PutUserPolicy", "CreateAccessKey", "ListAccessKeys"}, actions)
@@ -80,7 +84,7 @@ func TestCreateHappyPath(t *testing.T) {
 
 func TestCreateGroupAndJSON(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	out := filepath.Join(t.TempDir(), "creds.json")
 	res := runCLI(t, "", createArgs(e, out, "--user", "grouped", "--group", provision.ConsoleGroupName,
 		"--region", "eu-west-1", "--format", "json", "--output", "json")...)
@@ -108,7 +112,7 @@ func TestCreateGroupAndJSON(t *testing.T) {
 }
 
 // snapshot is what the endpoint holds, to compare before and after a run.
-func snapshot(srv *iamtest.Server) string {
+func snapshot(srv stateView) string {
 	b, _ := json.Marshal(struct {
 		Users  []iamtest.User
 		Groups []string
@@ -191,7 +195,7 @@ func assertFileHoldsKey(t *testing.T, path string, key iamtest.AccessKey, region
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	assert.Equal(t, key.ID, rows[1][1])
-	assert.Equal(t, derive.PasswordV4(key.SecretAccessKey, region), rows[1][2])
+	assert.Regexp(t, "^"+passwordRE(key, region)+"$", rows[1][2])
 }
 
 func TestCreateFileWriteFailureRollsBack(t *testing.T) {
@@ -262,7 +266,7 @@ func TestCreatePermissionErrors(t *testing.T) {
 
 func TestCreateRefusesExistingUser(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(iamtest.User{Name: "Mailer"})
 	before := snapshot(srv)
 	res := runCLI(t, "", createArgs(e, filepath.Join(t.TempDir(), "c.csv"), "--user", "mailer", "--region", "eu-west-1")...)

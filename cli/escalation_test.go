@@ -130,6 +130,23 @@ var escalationFlows = []escalationFlow{
 		}},
 	{name: "rotate --strategy key", args: func(a *account) []string {
 		return rotateUserArgs(a, "m1", "m1-key.csv", "--strategy", "key")
+	}, check: func(t *testing.T, a *account) {
+		u, _ := a.srv.User("m1")
+		assert.Len(t, u.AccessKeys, 2, "phase 1 leaves the old key")
+		assert.Len(t, tagsNamed(u, provision.TagRetire), 1, "and records it")
+	}},
+	{name: "retire --all-pending (deactivate)", args: func(a *account) []string {
+		return []string{"retire", "--endpoint-url", a.e.URL, "--all-pending", "--if-unused-for", "24h"}
+	}, check: func(t *testing.T, a *account) {
+		u, _ := a.srv.User("m1")
+		assert.Equal(t, "Inactive", u.AccessKeys[0].Status)
+	}},
+	{name: "retire --user (delete)", args: func(a *account) []string {
+		return []string{"retire", "--endpoint-url", a.e.URL, "--user", "m1", "--yes"}
+	}, check: func(t *testing.T, a *account) {
+		u, _ := a.srv.User("m1")
+		assert.Len(t, u.AccessKeys, 1)
+		assert.Empty(t, tagsNamed(u, provision.TagRetire))
 	}},
 	{name: "rotate --strategy recreate", args: func(a *account) []string {
 		return rotateUserArgs(a, "m1", "m1-new.csv", "--yes")
@@ -266,7 +283,7 @@ func escalationAttempts(t *testing.T, a *account) []escalationAttempt {
 	require.NoError(t, err)
 	fresh := a.client(aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey))
 	v1 := aws.String("v1")
-	return []escalationAttempt{
+	return append([]escalationAttempt{
 		{"inline Action:* on self", putStar("ops")},
 		{"inline Action:* on a human admin", putStar("alice")},
 		{"inline Action:* on a console SMTP user", putStar("legacy1")},
@@ -325,6 +342,16 @@ func escalationAttempts(t *testing.T, a *account) []escalationAttempt {
 			_, err := op.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(humanMFA)})
 			return err
 		}},
+		{"record a human's key for retirement", func(ctx context.Context) error {
+			_, err := op.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("alice"),
+				Tags: []types.Tag{{Key: aws.String(provision.TagRetire), Value: aws.String("AKIAALICE00000000001@2026-11-28T12:00:00Z")}}})
+			return err
+		}},
+		{"deactivate a human's key", func(ctx context.Context) error {
+			_, err := op.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("alice"),
+				AccessKeyId: aws.String("AKIAALICE00000000001"), Status: types.StatusTypeInactive})
+			return err
+		}},
 		{"tag a human so that it looks managed", func(ctx context.Context) error {
 			_, err := op.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("alice"), Tags: sesmtpTags})
 			return err
@@ -354,7 +381,7 @@ func escalationAttempts(t *testing.T, a *account) []escalationAttempt {
 			return err
 		}},
 		{"the key of a sesmtp user holding Action:*: AdministratorAccess on itself", attach(fresh, "fresh")},
-	}
+	}, unmodelledAttempts(op)...)
 }
 
 // assertAccountIntact: after the attempts, the boundary still allows SES

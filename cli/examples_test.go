@@ -89,6 +89,7 @@ var exampleFixtures = map[string]string{
 var exampleUsers = map[string][]string{
 	"README.md": {"old-sender"},
 	"rotate.md": {"billing-mailer", "legacy-sender"},
+	"retire.md": {"billing-mailer", "newsletter-mailer", "alerts-mailer"}, // the last two: senders.csv's
 	"delete.md": {"billing-mailer", "old-sender"},
 	"verify.md": {"billing-mailer"}, // verify --permission-only asks IAM only
 }
@@ -116,13 +117,13 @@ func exampleSkip(cmd string) string {
 // example runs in a fresh directory holding exampleFixtures; the examples
 // of one document share one IAM account, in order. Each must exit 0.
 func TestDocExamplesRun(t *testing.T) {
-	docs := []string{"../README.md", "../docs/create.md", "../docs/batch.md", "../docs/rotate.md", "../docs/delete.md",
+	docs := []string{"../README.md", "../docs/create.md", "../docs/batch.md", "../docs/rotate.md", "../docs/retire.md", "../docs/delete.md",
 		"../docs/list.md", "../docs/derive.md", "../docs/policy.md", "../docs/verify.md", "../docs/setup.md", "../docs/store.md"}
 	ran := 0
 	for _, doc := range docs {
 		t.Run(filepath.Base(doc), func(t *testing.T) {
 			e := iamtest.Start(t)
-			srv := e.Local(t)
+			srv := e.State(t)
 			for _, u := range exampleUsers[filepath.Base(doc)] {
 				srv.PutUser(consoleUser(u))
 			}
@@ -133,6 +134,9 @@ func TestDocExamplesRun(t *testing.T) {
 				t.Run(fmt.Sprintf("line %d", ex.line), func(t *testing.T) {
 					if why := exampleSkip(ex.cmd); why != "" {
 						t.Skip(why)
+					}
+					if strings.Contains(ex.cmd, "--permission-only") {
+						needsSimulation(t, e)
 					}
 					ran++
 					runExample(t, e, env, ex.cmd)

@@ -141,7 +141,6 @@ func TestHugeAnswer(t *testing.T) {
 // the first 50 are listed.
 func TestHugeManifest(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
 	dir := t.TempDir()
 	huge := writeFile(t, "huge.txt", strings.Repeat("bad name!\n", 2_000_000))
 	res := runCLI(t, "", batchArgs(e, huge, filepath.Join(dir, "out"))...)
@@ -159,7 +158,7 @@ func TestHugeManifest(t *testing.T) {
 	assert.Equal(t, 50, strings.Count(res.stderr, "\n  line "))
 	assert.Contains(t, res.stderr, "... and 2950 more")
 	assert.Less(t, len(res.stderr), 20_000)
-	assert.Zero(t, srv.CallCount(""), "no IAM call")
+	assertCalls(t, e, "", 0, "no IAM call")
 }
 
 // TestOutputPathsAreChecked: a symbolic link (dangling or not), a device
@@ -184,7 +183,6 @@ func TestOutputPathsAreChecked(t *testing.T) {
 		for _, force := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/force=%v", tt.name, force), func(t *testing.T) {
 				e := iamtest.Start(t)
-				srv := e.Local(t)
 				args := createArgs(e, tt.out, "--user", "target", "--region", matrixRegion)
 				if force {
 					args = append(args, "--force")
@@ -192,7 +190,7 @@ func TestOutputPathsAreChecked(t *testing.T) {
 				res := runCLI(t, "", args...)
 				assert.Equal(t, exitcode.Usage, res.code, res.stderr)
 				assert.Contains(t, res.stderr, tt.want)
-				assert.Zero(t, srv.CallCount(""), "no IAM call")
+				assertCalls(t, e, "", 0, "no IAM call")
 			})
 		}
 	}
@@ -207,7 +205,7 @@ func TestOutputPathsAreChecked(t *testing.T) {
 // written safely (a leading ') and verify reads the file back.
 func TestCSVFormulaUserName(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.Local(t, "the secrets of the keys it issued, for an SES stand-in")
 	out := filepath.Join(t.TempDir(), "formula.csv")
 	res := runCLI(t, "", createArgs(e, out, "--user", "=1+2", "--region", matrixRegion)...)
 	require.Equal(t, 0, res.code, res.stderr)
@@ -248,7 +246,6 @@ func TestKeyDeletedBeforeTheRunEnds(t *testing.T) {
 				return false
 			}})
 			out := filepath.Join(t.TempDir(), "target.csv")
-			// A short propagation wait: the default 2 minutes per case is spent waiting for the key to show.
 			res := runCLI(t, "", append(tt.args(out), "--endpoint-url", e.URL, "--region", matrixRegion, "--propagation-wait", "1s")...)
 			assert.Equal(t, exitcode.Failed, res.code, res.stderr)
 			assert.Contains(t, res.stderr, `no longer holds access key`)
@@ -266,7 +263,6 @@ func TestKeyDeletedBeforeTheRunEnds(t *testing.T) {
 // the holder's marker.
 func TestSecondRunOnTheSamePath(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
 	out := filepath.Join(t.TempDir(), "credentials.csv")
 	holder, err := journal.Open(journal.File{Path: out, Format: credfile.CSV}, journal.Options{Command: "sesmtp create --user first"})
 	require.NoError(t, err)
@@ -275,5 +271,5 @@ func TestSecondRunOnTheSamePath(t *testing.T) {
 	assert.Equal(t, exitcode.Usage, res.code)
 	assert.Contains(t, res.stderr, out+" is in use by another sesmtp run (pid ")
 	assert.Contains(t, res.stderr, "sesmtp create --user first")
-	assert.Zero(t, srv.CallCount(""))
+	assertCalls(t, e, "", 0)
 }

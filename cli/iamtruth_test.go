@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sesmtp/sesmtp/exitcode"
+	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
 
@@ -59,8 +60,12 @@ func TestFlowsSurviveEventualConsistency(t *testing.T) {
 			return []string{"rotate", "--user", "target", "--strategy", "key", "--region", matrixRegion, "--out", filepath.Join(dir, "t.csv")}
 		}, func(t *testing.T, srv *iamtest.Server, dir string) {
 			u, _ := srv.User("target")
-			assert.Len(t, u.AccessKeys, 1)
+			assert.Len(t, u.AccessKeys, 2, "phase 1 leaves the old key")
+			assert.Len(t, tagsNamed(u, provision.TagRetire), 1, "and records it")
 		}, false},
+		{"retire", func(srv *iamtest.Server, _ string) { bystander(srv); srv.PutUser(pendingUser("target", "")) }, func(dir string) []string {
+			return []string{"retire", "--user", "target", "--if-unused-for", "24h"}
+		}, func(t *testing.T, srv *iamtest.Server, dir string) { retiredTo("Inactive")(t, srv, dir) }, false},
 		{"create --from-file with a group", func(srv *iamtest.Server, dir string) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "senders.csv"), []byte("user,group\ns1,mailers\ns2,mailers\n"), 0o600))
 		}, func(dir string) []string {

@@ -18,6 +18,7 @@ const (
 	flagOlderThan   = "older-than"
 	flagConcurrency = "concurrency"
 	flagPathPrefix  = "path-prefix"
+	flagInUseWithin = "in-use-within"
 )
 
 func listCommand(io stdio) *cli.Command {
@@ -25,6 +26,7 @@ func listCommand(io stdio) *cli.Command {
 		&cli.BoolFlag{Name: flagAllUsers, Usage: "list every IAM user, not only SMTP users"},
 		&cli.StringFlag{Name: flagOlderThan, Usage: "only keys older than this: whole days (90d), weeks (12w) or hours (2160h); m (minutes? months?) is refused"},
 		&cli.StringFlag{Name: flagPathPrefix, Usage: "only users under this IAM path, e.g. /smtp/"},
+		&cli.StringFlag{Name: flagInUseWithin, Value: "24h", Usage: "a key last used within this is marked in use: whole days (2d), weeks (1w) or hours (24h)"},
 		&cli.IntFlag{Name: flagConcurrency, Value: provision.DefaultListConcurrency, Usage: "users inspected at once"},
 		outputFlag(),
 	}
@@ -36,7 +38,10 @@ func listCommand(io stdio) *cli.Command {
 inline policy AmazonSesSendingAccess, and members of the console's group
 AWSSESSendingGroupDoNotRename (--all-users shows every user). For each: when it was
 created, how it was recognised, and each access key's id, status, age in days, and when,
-where and for what it was last used (iam:GetAccessKeyLastUsed).
+where and for what it was last used (iam:GetAccessKeyLastUsed). The NOTE column marks a
+key last used within --in-use-within (default 24h) "in use", and the old key of a key
+rotation that 'sesmtp retire' has yet to finish "retiring" (since when; whether it is
+deactivated yet).
 
 --older-than finds keys due for rotation; it takes whole days (90d), weeks (12w) or hours
 (2160h), not m (minutes or months?). It exits 0 either way (the list is the answer).
@@ -46,6 +51,7 @@ trip after another.
 EXAMPLES:
    sesmtp list
    sesmtp list --older-than 90d
+   sesmtp list --output json | jq '.[] | select(.pending_retirement)'
    sesmtp list --output json | jq '.[] | select(.access_keys | length > 1)'`,
 		Flags:  append(flags, awsFlags()...),
 		Action: func(c *cli.Context) error { return runList(c, io) },
@@ -57,8 +63,11 @@ EXAMPLES:
 var ageUnits = map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "h": time.Hour}
 
 // parseAge reads a whole number of days (90d), weeks (12w) or hours (2160h).
-func parseAge(s string) (time.Duration, error) {
-	want := fmt.Errorf("--older-than %q: want a whole number of days (90d), weeks (12w) or hours (2160h)", s)
+func parseAge(s string) (time.Duration, error) { return parseAgeFor("--older-than", s) }
+
+// parseAgeFor is parseAge for the value s of flag.
+func parseAgeFor(flag, s string) (time.Duration, error) {
+	want := fmt.Errorf("%s %q: want a whole number of days (90d), weeks (12w) or hours (2160h)", flag, s)
 	if len(s) < 2 {
 		return 0, want
 	}
@@ -87,6 +96,10 @@ func runList(c *cli.Context, io stdio) error {
 	if c.Int(flagConcurrency) < 1 {
 		return exitcode.UsageError(fmt.Errorf("--concurrency must be at least 1"))
 	}
+	inUse, err := parseAgeFor("--"+flagInUseWithin, c.String(flagInUseWithin))
+	if err != nil || inUse == 0 {
+		return exitcode.UsageError(cmpErr(err, fmt.Errorf("--%s must be more than 0", flagInUseWithin)))
+	}
 	client, err := iamClient(c.Context, awsOptions(c, io))
 	if err != nil {
 		return err
@@ -96,6 +109,7 @@ func runList(c *cli.Context, io stdio) error {
 	now := io.now()
 	users, err := provision.List(ctx, client, provision.ListInput{
 		AllUsers: c.Bool(flagAllUsers), PathPrefix: c.String(flagPathPrefix), Concurrency: c.Int(flagConcurrency), Now: now,
+		InUseWithin: inUse,
 	})
 	if err != nil {
 		return err
@@ -135,7 +149,7 @@ func printNoneFound(c *cli.Context, io stdio, listed int) {
 
 func printUserTable(io stdio, users []provision.ListedUser) error {
 	w := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "USER\tCREATED\tRECOGNISED BY\tACCESS KEY\tSTATUS\tAGE (DAYS)\tLAST USED")
+	fmt.Fprintln(w, "USER\tCREATED\tRECOGNISED BY\tACCESS KEY\tSTATUS\tAGE (DAYS)\tLAST USED\tNOTE")
 	for _, u := range users {
 		why := strings.Join(u.Reasons, ", ")
 		if why == "" {
@@ -143,15 +157,51 @@ func printUserTable(io stdio, users []provision.ListedUser) error {
 		}
 		head := fmt.Sprintf("%s\t%s\t%s", u.UserName, u.Created.Format("2006-01-02"), why)
 		if len(u.Keys) == 0 {
-			fmt.Fprintf(w, "%s\t-\t-\t-\t-\n", head)
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t%s\n", head, dash(userNote(u)))
 		}
 		for _, k := range u.Keys {
 			used := "never"
 			if k.LastUsed != nil {
 				used = fmt.Sprintf("%s %s %s", k.LastUsed.Format("2006-01-02"), k.LastUsedService, k.LastUsedRegion)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", head, k.AccessKeyID, k.Status, k.AgeDays, used)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", head, k.AccessKeyID, k.Status, k.AgeDays, used, dash(keyNote(u, k)))
 		}
 	}
 	return w.Flush()
+}
+
+// keyNote says that k is in use, or pending retirement, for the table.
+func keyNote(u provision.ListedUser, k provision.ListedKey) string {
+	var notes []string
+	if k.InUse {
+		notes = append(notes, "in use")
+	}
+	if r := u.PendingRetirement; k.Retiring && r != nil {
+		note := "retiring since " + r.Since.UTC().Format("2006-01-02 15:04")
+		if !r.Deactivated.IsZero() {
+			note += ", deactivated " + r.Deactivated.UTC().Format("2006-01-02 15:04")
+		}
+		notes = append(notes, note)
+	}
+	if u.PendingRetirementError != "" {
+		notes = append(notes, "unreadable "+provision.TagRetire+" tag")
+	}
+	return strings.Join(notes, "; ")
+}
+
+// userNote is the note of a user without keys: a record of a retirement
+// of a key that is gone ('sesmtp retire' removes it).
+func userNote(u provision.ListedUser) string {
+	if u.PendingRetirement != nil {
+		return "retiring " + u.PendingRetirement.AccessKeyID + ", which is gone"
+	}
+	return ""
+}
+
+// cmpErr is err, or def when err is nil.
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
 }

@@ -17,7 +17,7 @@ import (
 
 func TestList(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.Local(t, "keys of a given age and last use")
 	now := fixedNow
 
 	res := runCLI(t, "", "list", "--endpoint-url", e.URL)
@@ -33,7 +33,7 @@ func TestList(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
 	require.Len(t, lines, 2, "header and one user: %s", res.stdout)
-	assert.Regexp(t, `^only1\s+\S+\s+inline AmazonSesSendingAccess\s+AKIA\w+\s+Active\s+\d+\s+never$`, lines[1])
+	assert.Regexp(t, `^only1\s+\S+\s+inline AmazonSesSendingAccess\s+AKIA\w+\s+Active\s+\d+\s+never\s+-$`, lines[1])
 	srv.PutUser(iamtest.User{Name: "only1"}) // no longer an SMTP user
 
 	_, err := e.Client().CreateGroup(t.Context(), groupInput(provision.ConsoleGroupName))
@@ -105,7 +105,7 @@ func TestParseAge(t *testing.T) {
 // how many SMTP users there are, not that there are none.
 func TestListOlderThanNoMatch(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.Local(t, "keys of a given age")
 	u := consoleUser("fresh1")
 	u.AccessKeys[0].Created = fixedNow.Add(-time.Hour)
 	srv.PutUser(u)

@@ -130,7 +130,7 @@ EXAMPLES:
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: flagBoundaryARN, Usage: "the boundary policy 'sesmtp setup' created: print the bounded policy"},
 			&cli.StringFlag{Name: flagUserPath, Usage: "with --boundary-arn: the IAM path of sesmtp's users (default " + policy.DefaultUserPath + ")"},
-			&cli.StringFlag{Name: flagGroup, Usage: "with --boundary-arn: the sending group operators may add users to"},
+			&cli.StringFlag{Name: flagGroup, Usage: "with --boundary-arn: the sending group operators may add users to, spelt as IAM spells it (policy ARNs are case-sensitive; setup reads it from IAM)"},
 			&cli.StringSliceFlag{Name: flagAllowTag, Usage: "with --boundary-arn: a tag key operators may put on new users (repeatable)"},
 			&cli.StringSliceFlag{Name: flagCommand, Usage: "without --boundary-arn: only the actions these commands need"},
 			compact,

@@ -17,13 +17,16 @@ import (
 // TestOperatorPolicyCoversLifecycle runs delete, rotate and list as a
 // caller allowed exactly the operator policy's actions for each.
 func TestOperatorPolicyCoversLifecycle(t *testing.T) {
-	for _, cmd := range []string{"delete", "rotate", "list"} {
+	for _, cmd := range []string{"delete", "rotate", "retire", "list"} {
 		t.Run(cmd, func(t *testing.T) {
 			e := iamtest.Start(t, iamtest.WithoutDefaultCaller(), iamtest.WithCaller(iamtest.Caller{
 				AccessKeyID: iamtest.DefaultAccessKeyID, SecretAccessKey: iamtest.DefaultSecretAccessKey, UserName: "ops",
 				Allow: policy.CommandActions(cmd)}))
 			srv := e.Local(t)
 			srv.PutUser(consoleUser("target"))
+			if cmd == "retire" {
+				srv.PutUser(pendingUser("target", ""))
+			}
 			var runs [][]string
 			switch cmd {
 			case "delete":
@@ -31,6 +34,9 @@ func TestOperatorPolicyCoversLifecycle(t *testing.T) {
 			case "rotate":
 				runs = [][]string{rotateArgs(e, filepath.Join(t.TempDir(), "a.csv"), "--strategy", "key"),
 					rotateArgs(e, filepath.Join(t.TempDir(), "b.csv"), "--yes")}
+			case "retire":
+				runs = [][]string{{"retire", "--endpoint-url", e.URL, "--all-pending", "--if-unused-for", "24h"},
+					{"retire", "--endpoint-url", e.URL, "--user", "target", "--yes"}, {"retire", "--endpoint-url", e.URL, "--user", "target"}}
 			case "list":
 				runs = [][]string{{"list", "--endpoint-url", e.URL, "--all-users"}}
 			}

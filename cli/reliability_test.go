@@ -20,6 +20,7 @@ import (
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/journal"
+	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
 
@@ -105,8 +106,12 @@ var matrixCommands = []matrixCommand{
 		},
 		done: func(t *testing.T, srv *iamtest.Server, dir string) {
 			u, _ := srv.User("target")
-			require.Len(t, u.AccessKeys, 1, "the old key is retired")
-			assert.NotEqual(t, consoleUser("target").AccessKeys[0].ID, u.AccessKeys[0].ID)
+			old := consoleUser("target").AccessKeys[0].ID
+			require.Len(t, u.AccessKeys, 2, "phase 1 leaves the old key")
+			assert.Equal(t, old, u.AccessKeys[0].ID)
+			assert.Equal(t, "Active", u.AccessKeys[0].Status)
+			require.Len(t, tagsNamed(u, provision.TagRetire), 1, "the old key's retirement is recorded")
+			assert.True(t, strings.HasPrefix(tagsNamed(u, provision.TagRetire)[0].Value, old+"@"))
 			assert.FileExists(t, filepath.Join(dir, "target.csv"))
 		},
 	},
@@ -154,6 +159,57 @@ var matrixCommands = []matrixCommand{
 			}
 		},
 	},
+}
+
+// The retire commands of the fault matrix: the deactivation, and the
+// deletion of a key inactive long enough.
+func init() {
+	matrixCommands = append(matrixCommands,
+		matrixCommand{
+			name:  "retire (deactivate)",
+			setup: func(srv *iamtest.Server) { bystander(srv); srv.PutUser(pendingUser("target", "")) },
+			args: func(e *iamtest.Endpoint, dir string) []string {
+				return append([]string{"retire", "--user", "target", "--if-unused-for", "24h"}, commonArgs(e)...)
+			},
+			done: retiredTo("Inactive"),
+		},
+		matrixCommand{
+			name:  "retire (delete)",
+			setup: func(srv *iamtest.Server) { bystander(srv); srv.PutUser(deactivatedUser("target")) },
+			args: func(e *iamtest.Endpoint, dir string) []string {
+				return append([]string{"retire", "--user", "target", "--yes"}, commonArgs(e)...)
+			},
+			done: retiredTo(""),
+		})
+}
+
+// deactivatedUser is pendingUser after a first retire, long ago.
+func deactivatedUser(name string) iamtest.User {
+	u := pendingUser(name, consoleUser(name).AccessKeys[0].ID+"@2026-11-20T12:00:00Z/deactivated@2026-11-21T12:00:00Z")
+	u.AccessKeys[0].Status = "Inactive"
+	return u
+}
+
+// retiredTo checks that retire left target's old key with status (""
+// for deleted, with its record) and never touched the new one.
+func retiredTo(status string) func(t *testing.T, srv *iamtest.Server, dir string) {
+	return func(t *testing.T, srv *iamtest.Server, dir string) {
+		t.Helper()
+		u, _ := srv.User("target")
+		newKey := pendingUser("target", "").AccessKeys[1].ID
+		record := tagsNamed(u, provision.TagRetire)
+		if status == "" {
+			require.Len(t, u.AccessKeys, 1, "the old key is deleted")
+			assert.Empty(t, record, "and its record removed")
+		} else {
+			require.Len(t, u.AccessKeys, 2)
+			assert.Equal(t, status, u.AccessKeys[0].Status)
+			require.Len(t, record, 1)
+			assert.Contains(t, record[0].Value, "/deactivated@", "the deactivation is recorded")
+		}
+		assert.Equal(t, newKey, u.AccessKeys[len(u.AccessKeys)-1].ID, "the new key is never touched")
+		assert.Equal(t, "Active", u.AccessKeys[len(u.AccessKeys)-1].Status)
+	}
 }
 
 // TestFaultMatrix fails every IAM call of every command that changes IAM,

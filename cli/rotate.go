@@ -19,18 +19,20 @@ const (
 	flagStrategy      = "strategy"
 	flagReplaceOldest = "replace-oldest"
 	flagDeactivateOld = "deactivate-old"
+	flagRetireNow     = "retire-now"
 )
 
 func rotateCommand(io stdio) *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: flagUser, Usage: "the IAM user whose SMTP credentials to rotate (required)"},
-		&cli.StringFlag{Name: flagStrategy, Value: provision.StrategyRecreate, Usage: "recreate (delete the user and create it again, as AWS documents) or key (zero downtime: add a key, then remove the old)"},
+		&cli.StringFlag{Name: flagStrategy, Value: provision.StrategyRecreate, Usage: "recreate (delete the user and create it again, as AWS documents) or key (no downtime: add a key, leave the old one for 'sesmtp retire')"},
 		regionFlag("SES region(s) to derive the new SMTP password for"),
 		allowUnknownRegionFlag(),
 		fipsFlag(),
 		offlineFlag(),
-		&cli.BoolFlag{Name: flagReplaceOldest, Usage: "key: if the user already has two keys, delete the older one first"},
-		&cli.BoolFlag{Name: flagDeactivateOld, Usage: "key: deactivate the old key instead of deleting it (a grace period; delete it later)"},
+		&cli.BoolFlag{Name: flagReplaceOldest, Usage: "key: if the user already has two keys (and none pending retirement), delete the older one first, whichever senders use"},
+		&cli.BoolFlag{Name: flagRetireNow, Usage: "key: delete the old key as soon as the new one is written (one step, for a leaked key or one no sender uses)"},
+		&cli.BoolFlag{Name: flagDeactivateOld, Hidden: true, Usage: "deprecated: deactivate the old key at once and record it for 'sesmtp retire'"},
 		anyUserFlag("rotate a user that holds more than SMTP credentials (other policies, a console password ...)"),
 		permissionsBoundaryFlag("recreate: managed policy ARN the recreated user gets as its permissions boundary instead of its old one"),
 		&cli.BoolFlag{Name: flagYes, Aliases: []string{"y"}, Usage: "recreate: do not ask for confirmation (needed when stdin is not a terminal)"},
@@ -52,11 +54,18 @@ recreate (default) is the method AWS documents: sesmtp reads the user's configur
 key, and writes the new credentials file. Senders fail from the delete until they use
 the new password. If the user cannot be recreated, exit 4 prints the saved configuration.
 
-key rotates with no downtime: sesmtp creates a second access key, writes the new
-credentials file, then deletes the old key (or, with --deactivate-old, deactivates it for
-a grace period). IAM allows two keys per user: at two already, sesmtp refuses unless
---replace-oldest. If anything fails before the old key goes, the new key is deleted and
-the old one keeps working.
+key is phase 1 of a rotation with no downtime: sesmtp creates a second access key, writes
+the new credentials file (and --verify checks it), and leaves the old key ACTIVE, recorded
+on the user as pending retirement (tag sesmtp:retire=OLDKEY@TIME). Deploy the new
+password to every sender, then run phase 2, 'sesmtp retire --user NAME' (see its help):
+it deactivates the old key, and a later run deletes it. While a retirement is pending,
+another key rotation of the user exits 2 with the command that finishes it. IAM allows
+two keys per user: at two already (none pending), sesmtp refuses unless --replace-oldest,
+which deletes the older first, whether or not a sender still uses it. --retire-now is the
+one-step rotation: the old key is deleted as soon as the new one is written (a leaked key;
+senders still on it fail). If anything fails before the new key is written, it is deleted
+and the old one keeps working. (--deactivate-old, deprecated, deactivates the old key at
+once and records that, as a first 'sesmtp retire' would.)
 
 Both strategies first read the user and refuse, with exit 2 and nothing changed, a user
 that does not exist or does not look like an SMTP user (the test 'sesmtp delete'
@@ -72,9 +81,11 @@ to remove it). If anything fails, the store is put back as it was. See docs/stor
 
 EXAMPLES:
    sesmtp rotate --user billing-mailer --strategy key --region eu-west-1 --out billing.csv
-   sesmtp rotate --user billing-mailer --strategy key --deactivate-old --region eu-west-1 --format env --out billing.env
+   # ... deploy billing.csv's password to every sender, then:
+   sesmtp retire --user billing-mailer --if-unused-for 24h
+   sesmtp rotate --user leaked-sender --strategy key --retire-now --region eu-west-1 --format env --out leaked.env
    sesmtp rotate --user legacy-sender --region us-east-1 --yes
-   sesmtp rotate --user billing-mailer --strategy key --region eu-west-1     # its tagged store gets a new version`,
+   sesmtp rotate --user store-mailer --strategy key --region eu-west-1     # its tagged store gets a new version`,
 		Flags:  append(flags, awsFlags()...),
 		Action: func(c *cli.Context) error { return runRotate(c, io) },
 	}
@@ -173,6 +184,7 @@ func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 		fmt.Fprintf(io.err, "  credentials: %s (%s, mode 0600)\nNext: sesmtp verify --credentials %s\n", target.path, target.format, target.path)
 	}
 	printStored(io, target, in.UserName)
+	printRetireNext(io, res)
 	if format == outputJSON {
 		return writeJSON(io, res)
 	}
@@ -211,6 +223,9 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	if err := checkStrategyFlags(c, strategy); err != nil {
 		return in, fileTarget{}, "", err
 	}
+	if err := checkRetireFlags(c, io); err != nil {
+		return in, fileTarget{}, "", err
+	}
 	target, err := readFileTarget(c)
 	if err != nil {
 		return in, fileTarget{}, "", err
@@ -245,15 +260,16 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	in = provision.RotateInput{
 		UserName: c.String(flagUser), Strategy: strategy, Regions: regions, FIPS: c.Bool(flagFIPS),
 		ReplaceOldest: c.Bool(flagReplaceOldest), DeactivateOld: c.Bool(flagDeactivateOld), Force: anyUser(c, io),
-		PermissionsBoundary: boundary,
+		PermissionsBoundary: boundary, RetireNow: c.Bool(flagRetireNow), Now: io.now(),
 	}
 	return in, target, format, provision.CheckName("user name", in.UserName, provision.MaxUserNameLen)
 }
 
 // checkStrategyFlags refuses flags that mean nothing with strategy.
 func checkStrategyFlags(c *cli.Context, strategy string) error {
-	only := map[string]string{flagReplaceOldest: provision.StrategyKey, flagDeactivateOld: provision.StrategyKey, flagYes: provision.StrategyRecreate}
-	for _, f := range []string{flagReplaceOldest, flagDeactivateOld, flagYes} {
+	only := map[string]string{flagReplaceOldest: provision.StrategyKey, flagDeactivateOld: provision.StrategyKey,
+		flagRetireNow: provision.StrategyKey, flagYes: provision.StrategyRecreate}
+	for _, f := range []string{flagReplaceOldest, flagRetireNow, flagDeactivateOld, flagYes} {
 		if c.IsSet(f) && only[f] != strategy {
 			why := "it changes how the old key is retired"
 			if f == flagYes {

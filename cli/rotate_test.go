@@ -21,46 +21,117 @@ func rotateArgs(e *iamtest.Endpoint, out string, extra ...string) []string {
 
 func TestRotateKey(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	old, _ := srv.User("target")
 	oldKey := old.AccessKeys[0].ID
 	out := filepath.Join(t.TempDir(), "new.csv")
 
-	res := runCLI(t, "", rotateArgs(e, out, "--strategy", "key")...)
+	res := runCLI(t, "", rotateArgs(e, out, "--strategy", "key", "--output", "json")...)
 	require.Equal(t, 0, res.code, res.stderr)
 	assertNoSecrets(t, e, res.stdout, res.stderr)
 	u, _ := srv.User("target")
-	require.Len(t, u.AccessKeys, 1)
-	assert.NotEqual(t, oldKey, u.AccessKeys[0].ID, "the old key is deleted")
-	assertFileHoldsKey(t, out, u.AccessKeys[0], "eu-west-1")
+	require.Len(t, u.AccessKeys, 2, "phase 1 leaves the old key")
+	assert.Equal(t, oldKey, u.AccessKeys[0].ID)
+	assert.Equal(t, "Active", u.AccessKeys[0].Status, "senders on the old password keep working")
+	assert.Equal(t, "Active", u.AccessKeys[1].Status)
+	assertFileHoldsKey(t, out, u.AccessKeys[1], "eu-west-1")
+	assert.Contains(t, u.Tags, iamtest.Tag{Key: provision.TagRetire, Value: oldKey + "@2026-11-28T12:00:00Z"}, "the retirement is recorded")
 	assert.Equal(t, old.InlinePolicies, u.InlinePolicies, "the user is otherwise untouched")
-	assert.Zero(t, srv.CallCount("DeleteUser"), "no downtime: the user is never deleted")
+	assertCalls(t, e, "DeleteUser", 0, "no downtime: the user is never deleted")
+	assertCalls(t, e, "DeleteAccessKey", 0, "the old key stays")
+	assertCalls(t, e, "UpdateAccessKey", 0, "the old key stays active")
+	var got provision.RotateResult
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &got))
+	assert.Equal(t, "active, pending retirement", got.OldKeys)
+	require.NotNil(t, got.PendingRetirement)
+	assert.Equal(t, oldKey, got.PendingRetirement.AccessKeyID)
+	assert.Equal(t, "sesmtp retire --user target", got.Next)
+	assert.Contains(t, res.stderr, "sesmtp retire --user target --if-unused-for 24h")
+}
+
+// TestRotateKeyPendingRetirement: while a retirement is pending, another
+// key rotation (with --replace-oldest too) exits 2 with the command that
+// finishes it, and calls nothing that changes IAM; a record naming a key
+// the user no longer holds is stale and does not stop it.
+func TestRotateKeyPendingRetirement(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(consoleUser("target"))
+	res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "a.csv"), "--strategy", "key")...)
+	require.Equal(t, 0, res.code, res.stderr)
+	before := snapshot(srv)
+	for _, extra := range [][]string{nil, {"--replace-oldest"}, {"--retire-now"}} {
+		srv.ResetCalls()
+		out := filepath.Join(t.TempDir(), "b.csv")
+		res = runCLI(t, "", rotateArgs(e, out, append([]string{"--strategy", "key"}, extra...)...)...)
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "pending retirement since 2026-11-28T12:00:00Z")
+		assert.Contains(t, res.stderr, "'sesmtp retire --user target'")
+		assert.Equal(t, before, snapshot(srv), "nothing changed")
+		for _, c := range srv.Calls() {
+			assert.False(t, isWrite(c.Action), "%s called", c.Action)
+		}
+		assert.NoFileExists(t, out)
+	}
+
+	u, _ := srv.User("target")
+	u.AccessKeys = u.AccessKeys[1:] // the old key deleted by hand; the record stays
+	srv.PutUser(u)
+	out := filepath.Join(t.TempDir(), "c.csv")
+	res = runCLI(t, "", rotateArgs(e, out, "--strategy", "key")...)
+	require.Equal(t, 0, res.code, res.stderr)
+	u, _ = srv.User("target")
+	require.Len(t, u.AccessKeys, 2)
+	assert.Contains(t, u.Tags, iamtest.Tag{Key: provision.TagRetire, Value: u.AccessKeys[0].ID + "@2026-11-28T12:00:00Z"}, "the stale record is replaced")
+}
+
+func TestRotateKeyRetireNow(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(consoleUser("target"))
+	out := filepath.Join(t.TempDir(), "n.csv")
+	res := runCLI(t, "", rotateArgs(e, out, "--strategy", "key", "--retire-now")...)
+	require.Equal(t, 0, res.code, res.stderr)
+	u, _ := srv.User("target")
+	require.Len(t, u.AccessKeys, 1, "the old key is deleted at once")
+	assertFileHoldsKey(t, out, u.AccessKeys[0], "eu-west-1")
+	assert.Empty(t, u.Tags, "nothing pending")
+	assert.NotContains(t, res.stderr, "sesmtp retire")
+
+	res = runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "x.csv"), "--strategy", "key", "--retire-now", "--deactivate-old")...)
+	assert.Equal(t, exitcode.Usage, res.code)
+	assert.Contains(t, res.stderr, "choose one")
 }
 
 func TestRotateKeyDeactivateOld(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "n.csv"), "--strategy", "key", "--deactivate-old", "--output", "json")...)
 	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "--deactivate-old is deprecated")
 	u, _ := srv.User("target")
 	require.Len(t, u.AccessKeys, 2)
 	assert.Equal(t, "Inactive", u.AccessKeys[0].Status)
 	assert.Equal(t, "Active", u.AccessKeys[1].Status)
 	var got provision.RotateResult
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &got))
-	assert.Equal(t, "deactivated", got.OldKeys)
+	assert.Equal(t, "deactivated, pending retirement", got.OldKeys)
 	assert.Equal(t, u.AccessKeys[1].ID, got.NewAccessKeyID)
+	assert.Contains(t, u.Tags, iamtest.Tag{Key: provision.TagRetire,
+		Value: u.AccessKeys[0].ID + "@2026-11-28T12:00:00Z/deactivated@2026-11-28T12:00:00Z"}, "recorded as a first retire would")
 }
 
 func TestRotateKeyTwoKeyLimit(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	u := consoleUser("target")
 	u.AccessKeys = append(u.AccessKeys, iamtest.AccessKey{ID: "AKIASECONDKEY0000001", SecretAccessKey: "second", Created: time.Now()})
 	srv.PutUser(u)
 	before := snapshot(srv)
+	made, _ := srv.User("target") // an external endpoint issues its own key ids
+	second := made.AccessKeys[1].ID
 
 	res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "n.csv"), "--strategy", "key")...)
 	assert.Equal(t, exitcode.Usage, res.code)
@@ -72,8 +143,10 @@ func TestRotateKeyTwoKeyLimit(t *testing.T) {
 	res = runCLI(t, "", rotateArgs(e, out, "--strategy", "key", "--replace-oldest")...)
 	require.Equal(t, 0, res.code, res.stderr)
 	got, _ := srv.User("target")
-	require.Len(t, got.AccessKeys, 1, "the oldest made room, then the other old key was retired")
-	assertFileHoldsKey(t, out, got.AccessKeys[0], "eu-west-1")
+	require.Len(t, got.AccessKeys, 2, "the oldest made room; the other old key is pending retirement")
+	assert.Equal(t, second, got.AccessKeys[0].ID)
+	assertFileHoldsKey(t, out, got.AccessKeys[1], "eu-west-1")
+	assert.Contains(t, got.Tags, iamtest.Tag{Key: provision.TagRetire, Value: second + "@2026-11-28T12:00:00Z"})
 }
 
 func TestRotateKeyFailureKeepsOldKey(t *testing.T) {
@@ -92,7 +165,7 @@ func TestRotateKeyFailureKeepsOldKey(t *testing.T) {
 
 func TestRotateRecreate(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutPolicy("/", "boundary", senderPolicyJSON) // IAM refuses a boundary that does not exist
 	srv.PutUser(iamtest.User{Name: "target", Path: "/smtp/", PermissionsBoundary: "arn:aws:iam::123456789012:policy/boundary",
 		Tags:           []iamtest.Tag{{Key: "team", Value: "mail"}, {Key: provision.TagRunID, Value: "old-run"}},
@@ -112,7 +185,7 @@ func TestRotateRecreate(t *testing.T) {
 	require.Len(t, u.AccessKeys, 1)
 	assert.NotEqual(t, "AKIAOLDKEY0000000001", u.AccessKeys[0].ID)
 	assertFileHoldsKey(t, out, u.AccessKeys[0], "eu-west-1")
-	assert.Equal(t, 1, srv.CallCount("DeleteUser"))
+	assertCalls(t, e, "DeleteUser", 1)
 }
 
 func TestRotateRecreateFailureAfterDelete(t *testing.T) {
@@ -132,11 +205,11 @@ func TestRotateRecreateFailureAfterDelete(t *testing.T) {
 
 func TestRotateRecreateNeedsConfirmation(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "n.csv"))...)
 	assert.Equal(t, exitcode.Usage, res.code)
-	assert.Zero(t, srv.CallCount(""))
+	assertCalls(t, e, "", 0)
 }
 
 func TestRotateDryRun(t *testing.T) {
@@ -148,8 +221,10 @@ func TestRotateDryRun(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--strategy", "key", "--deactivate-old"}, []string{"stop if it does not exist or holds more than SMTP credentials)\n", "iam:CreateAccessKey UserName=target\n", "iam:UpdateAccessKey UserName=target Status=Inactive for each old key\n"}},
-		{[]string{"--strategy", "key", "--replace-oldest"}, []string{"iam:DeleteAccessKey of the older first", "iam:DeleteAccessKey UserName=target for each old key\n"}},
+		{[]string{"--strategy", "key"}, []string{"stop if it does not exist or holds more than SMTP credentials)\n", "iam:CreateAccessKey UserName=target\n",
+			"a retirement pending in tag sesmtp:retire, or two keys: stop", "iam:TagUser UserName=target Tags=sesmtp:retire=<old key id>@<now> (the old key stays active until 'sesmtp retire --user target')\n"}},
+		{[]string{"--strategy", "key", "--deactivate-old"}, []string{"iam:UpdateAccessKey UserName=target Status=Inactive for each old key, then iam:TagUser"}},
+		{[]string{"--strategy", "key", "--replace-oldest", "--retire-now"}, []string{"iam:DeleteAccessKey of the older first", "iam:DeleteAccessKey UserName=target for each old key\n"}},
 		{nil, []string{"then iam:DeleteUser UserName=target", "iam:CreateUser UserName=target with the same path", "stop if it does not exist or holds more than SMTP credentials"}},
 	}
 	for _, tt := range tests {
@@ -168,7 +243,7 @@ func TestRotateDryRun(t *testing.T) {
 // nothing with the strategy chosen.
 func TestRotateStrategyFlags(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	tests := []struct {
 		args []string
@@ -178,13 +253,14 @@ func TestRotateStrategyFlags(t *testing.T) {
 		{[]string{"--replace-oldest", "--yes"}, "--replace-oldest only goes with --strategy key"},
 		{[]string{"--strategy", "recreate", "--deactivate-old", "--yes"}, "--deactivate-old only goes with --strategy key"},
 		{[]string{"--strategy", "key", "--yes"}, "--yes only goes with --strategy recreate"},
+		{[]string{"--retire-now", "--yes"}, "--retire-now only goes with --strategy key"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "n.csv"), tt.args...)...)
 			assert.Equal(t, exitcode.Usage, res.code, res.stderr)
 			assert.Contains(t, res.stderr, tt.want)
-			assert.Zero(t, srv.CallCount(""), "nothing attempted")
+			assertCalls(t, e, "", 0, "nothing attempted")
 		})
 	}
 }
@@ -215,7 +291,7 @@ func TestRotateRefusesNonSMTPUser(t *testing.T) {
 		for _, strategy := range [][]string{{"--strategy", "key"}, {"--strategy", "recreate", "--yes"}} {
 			t.Run(name+" "+strategy[1], func(t *testing.T) {
 				e := iamtest.Start(t)
-				srv := e.Local(t)
+				srv := e.State(t)
 				srv.PutUser(user())
 				before := snapshot(srv)
 				out := filepath.Join(t.TempDir(), "n.csv")
@@ -234,14 +310,14 @@ func TestRotateRefusesNonSMTPUser(t *testing.T) {
 
 func TestRotateAnyUserOverride(t *testing.T) {
 	e := iamtest.Start(t)
-	srv := e.Local(t)
+	srv := e.State(t)
 	srv.PutUser(adminUser("target"))
 	out := filepath.Join(t.TempDir(), "n.csv")
 	res := runCLI(t, "", rotateArgs(e, out, "--strategy", "key", "--any-user")...)
 	require.Equal(t, 0, res.code, res.stderr)
 	u, _ := srv.User("target")
-	require.Len(t, u.AccessKeys, 1)
-	assertFileHoldsKey(t, out, u.AccessKeys[0], "eu-west-1")
+	require.Len(t, u.AccessKeys, 2)
+	assertFileHoldsKey(t, out, u.AccessKeys[1], "eu-west-1")
 }
 
 // TestRotateMissingUser: a user that does not exist is named plainly, as

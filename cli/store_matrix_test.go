@@ -85,32 +85,39 @@ func bystanderSecret(srv *iamtest.Server) {
 	deliverFor(srv, "secretsmanager:smtp/bystander", "bystander", u.AccessKeys[0])
 }
 
-// assertStoreHolds checks that the store at spec holds user's only key,
-// with its password, and that the user is tagged with where.
-func assertStoreHolds(t *testing.T, srv *iamtest.Server, spec, user string) {
+// assertStoreHolds checks that the store at spec holds a key user holds,
+// with its password, and that the user is tagged with where; it returns
+// that key's id. (After a phase-1 key rotation the user holds two keys:
+// the store names the new one.)
+func assertStoreHolds(t *testing.T, srv *iamtest.Server, spec, user string) string {
 	t.Helper()
 	u, ok := srv.User(user)
 	require.True(t, ok)
-	require.Len(t, u.AccessKeys, 1)
-	key := u.AccessKeys[0]
+	secrets := map[string]string{}
+	for _, k := range u.AccessKeys {
+		secrets[k.ID] = k.SecretAccessKey
+	}
 	target := mustTarget(spec)
 	names := target.ParameterNames(false)
 	if target.Kind == store.SecretsManager {
 		names = []string{target.Name}
 	}
-	found := false
+	held := ""
 	for _, e := range storedEntries(t, srv) {
 		for _, n := range names {
-			if strings.HasSuffix(e.where, " "+n) {
-				assert.Equal(t, key.ID, e.keyID, "%s holds the user's key", e.where)
-				if e.password != "" {
-					found = true
-					assert.Equal(t, derive.PasswordV4(key.SecretAccessKey, matrixRegion), e.password)
-				}
+			if !strings.HasSuffix(e.where, " "+n) {
+				continue
+			}
+			secret, ok := secrets[e.keyID]
+			assert.True(t, ok, "%s holds key %s, one of the user's", e.where, e.keyID)
+			assert.True(t, held == "" || held == e.keyID, "every part of %s names one key", spec)
+			held = e.keyID
+			if e.password != "" {
+				assert.Equal(t, derive.PasswordV4(secret, matrixRegion), e.password, "%s holds the key's password", e.where)
 			}
 		}
 	}
-	assert.True(t, found, "%s holds the password", spec)
+	require.NotEmpty(t, held, "%s holds the user's credentials", spec)
 	loc, tagged, err := store.LocationOf(tagMap(u.Tags))
 	require.NoError(t, err)
 	assert.True(t, tagged, "the user is tagged with where its credentials are")
@@ -121,6 +128,7 @@ func assertStoreHolds(t *testing.T, srv *iamtest.Server, spec, user string) {
 		assert.Len(t, by.Versions, 1, "the bystander's secret is untouched")
 		assert.Contains(t, v.Value, "AKIABYSTANDER0000001")
 	}
+	return held
 }
 
 func tagMap(tags []iamtest.Tag) map[string]string {
@@ -160,8 +168,7 @@ var storeMatrixCommands = []matrixCommand{
 			return append([]string{"rotate", "--user", "target", "--strategy", "key", "--region", matrixRegion, "--store-endpoint-url", e.URL}, commonArgs(e)...)
 		},
 		done: func(t *testing.T, srv *iamtest.Server, dir string) {
-			assertStoreHolds(t, srv, "ssm:"+matrixParamPath, "target")
-			assert.NotEqual(t, consoleUser("target").AccessKeys[0].ID, mustUser(t, srv, "target").AccessKeys[0].ID)
+			assert.NotEqual(t, consoleUser("target").AccessKeys[0].ID, assertStoreHolds(t, srv, "ssm:"+matrixParamPath, "target"))
 		},
 	},
 	{
@@ -226,8 +233,7 @@ var storeKillCommands = []killCommand{
 			return append(killArgs(url, "rotate", "--user", "target", "--strategy", "key"), "--store-endpoint-url", url)
 		},
 		done: func(t *testing.T, srv *iamtest.Server, dir string) {
-			assertStoreHolds(t, srv, "secretsmanager:"+matrixSecret, "target")
-			assert.NotEqual(t, consoleUser("target").AccessKeys[0].ID, mustUser(t, srv, "target").AccessKeys[0].ID)
+			assert.NotEqual(t, consoleUser("target").AccessKeys[0].ID, assertStoreHolds(t, srv, "secretsmanager:"+matrixSecret, "target"))
 		},
 	},
 	{

@@ -44,8 +44,7 @@ func TestStoreLifecycle(t *testing.T) {
 			require.Equal(t, exitcode.OK, res.code, res.stderr)
 			assert.NoFileExists(t, "credentials.csv", "--store replaces the file")
 			assert.Contains(t, res.stderr, "Next: sesmtp verify --store "+spec+" --store-region "+matrixRegion)
-			assertStoreHolds(t, srv, spec, "billing")
-			first := mustUser(t, srv, "billing").AccessKeys[0].ID
+			first := assertStoreHolds(t, srv, spec, "billing")
 
 			res = storeCLI(t, e, "verify", "--store", spec, "--store-region", matrixRegion, "--endpoint", smtp.Addr, "--ca-file", smtp.CAFile)
 			require.Equal(t, exitcode.OK, res.code, res.stderr)
@@ -53,9 +52,9 @@ func TestStoreLifecycle(t *testing.T) {
 
 			res = storeCLI(t, e, "rotate", "--user", "billing", "--strategy", "key", "--region", matrixRegion)
 			require.Equal(t, exitcode.OK, res.code, res.stderr)
-			assertStoreHolds(t, srv, spec, "billing")
-			second := mustUser(t, srv, "billing").AccessKeys[0].ID
+			second := assertStoreHolds(t, srv, spec, "billing")
 			assert.NotEqual(t, first, second)
+			assert.Len(t, mustUser(t, srv, "billing").AccessKeys, 2, "phase 1: the old key stays until retire")
 			if strings.HasPrefix(spec, "secretsmanager:") {
 				sec, _ := srv.Secret("billing/smtp")
 				prev, ok := sec.Stage(iamtest.StagePrevious)
@@ -65,8 +64,9 @@ func TestStoreLifecycle(t *testing.T) {
 
 			res = storeCLI(t, e, "rotate", "--user", "billing", "--yes", "--region", matrixRegion)
 			require.Equal(t, exitcode.OK, res.code, res.stderr)
-			assertStoreHolds(t, srv, spec, "billing")
-			assert.NotEqual(t, second, mustUser(t, srv, "billing").AccessKeys[0].ID)
+			third := assertStoreHolds(t, srv, spec, "billing")
+			assert.NotEqual(t, second, third)
+			assert.Equal(t, third, mustUser(t, srv, "billing").AccessKeys[0].ID, "recreate: one key")
 
 			if strings.HasSuffix(spec, "/") {
 				res = storeCLI(t, e, "delete", "--user", "billing", "--yes", "--delete-stored")
@@ -114,10 +114,10 @@ func TestStoreAndFile(t *testing.T) {
 
 	res = storeCLI(t, e, "rotate", "--user", "app", "--strategy", "key", "--region", matrixRegion, "--out", filepath.Join(dir, "new.csv"))
 	require.Equal(t, exitcode.OK, res.code, res.stderr)
-	assertStoreHolds(t, srv, spec, "app")
+	stored := assertStoreHolds(t, srv, spec, "app")
 	ids, _, err := credfile.KeyIDs(filepath.Join(dir, "new.csv"))
 	require.NoError(t, err)
-	assert.Equal(t, []string{mustUser(t, srv, "app").AccessKeys[0].ID}, ids)
+	assert.Equal(t, []string{stored}, ids, "the file and the store hold the new key")
 }
 
 // TestStoreVerifyRejectedRetracts: when --verify fails, the store write is
@@ -270,9 +270,9 @@ func TestStorePartialDelivery(t *testing.T) {
 	res = storeCLI(t, e, args...)
 	require.Equal(t, exitcode.OK, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "recovered:")
-	assertStoreHolds(t, srv, spec, "target")
+	stored := assertStoreHolds(t, srv, spec, "target")
 	for _, k := range u.AccessKeys {
-		assert.NotEqual(t, k.ID, mustUser(t, srv, "target").AccessKeys[0].ID)
+		assert.NotEqual(t, k.ID, stored, "the kept key is gone, a new one is stored")
 	}
 }
 

@@ -134,7 +134,7 @@ func TestVerifyConnectionRefused(t *testing.T) {
 
 func TestCreateAndRotateVerify(t *testing.T) {
 	e := iamtest.Start(t)
-	iam := e.Local(t)
+	iam := e.Local(t, "the secrets of the keys it issued, for an SES stand-in")
 	smtp := smtptest.NewServer(t, smtptest.Options{Accept: acceptIAMKeys(iam, "eu-west-1"), RejectFirst: 1})
 	verifyArgs := []string{"--verify", "--smtp-endpoint", smtp.Addr, "--ca-file", smtp.CAFile, "--retry-interval", "1ms"}
 	out := filepath.Join(t.TempDir(), "c.csv")
@@ -160,7 +160,7 @@ func TestCreateAndRotateVerify(t *testing.T) {
 // deadline), then rolls back.
 func TestCreateVerifyWaitsTheTimeAsked(t *testing.T) {
 	e := iamtest.Start(t)
-	iam := e.Local(t)
+	iam := e.Local(t, "the secrets of the keys it issued, for an SES stand-in")
 	smtp := smtptest.NewServer(t, smtptest.Options{Accept: acceptIAMKeys(iam, "us-east-1")})
 	out := filepath.Join(t.TempDir(), "c.csv")
 	start := time.Now()
@@ -175,7 +175,7 @@ func TestCreateVerifyWaitsTheTimeAsked(t *testing.T) {
 
 func TestCreateVerifyRejectedRollsBack(t *testing.T) {
 	e := iamtest.Start(t)
-	iam := e.Local(t)
+	iam := e.Local(t, "the secrets of the keys it issued, for an SES stand-in")
 	// The endpoint knows the key, but for another region: rejected.
 	smtp := smtptest.NewServer(t, smtptest.Options{Accept: acceptIAMKeys(iam, "us-east-1")})
 	out := filepath.Join(t.TempDir(), "c.csv")
@@ -196,7 +196,7 @@ func TestCreateVerifyRejectedRollsBack(t *testing.T) {
 // rejects keys younger than a propagation delay, as SES does.
 func TestCreateVerifyAgainstSMTPLocal(t *testing.T) {
 	e := iamtest.Start(t)
-	e.Local(t)
+	e.Local(t, "its SMTP AUTH check, which only iam-local serves")
 	smtp := smtptest.NewServer(t, smtptest.Options{Check: smtptest.IAMCheck{URL: e.URL, Region: "eu-west-1", MinKeyAge: 1500 * time.Millisecond}.Check})
 	// IAM key times are whole seconds: 1.5s is over a second past any creation time.
 	out := filepath.Join(t.TempDir(), "c.csv")

@@ -23,6 +23,8 @@ var (
 		"iam:ListGroupPolicies", "iam:GetGroupPolicy", "iam:ListAttachedUserPolicies", "iam:ListAccessKeys",
 		"iam:GetLoginProfile", "iam:ListSigningCertificates", "iam:ListSSHPublicKeys",
 		"iam:ListServiceSpecificCredentials", "iam:ListMFADevices",
+		// what the user's groups grant: attached managed policies too
+		"iam:ListAttachedGroupPolicies", "iam:GetPolicy", "iam:GetPolicyVersion",
 	}
 	// purgeActions remove a user and what IAM requires gone first.
 	purgeActions = []string{
@@ -51,6 +53,10 @@ var operatorActions = map[string][]string{
 	// (iam:GetPolicy) before it deletes anything.
 	"rotate": concat(inspectActions, purgeActions, createActions, []string{"iam:UpdateAccessKey", "iam:GetPolicy"}),
 	"list":   listActions,
+	// retire (phase 2 of a key rotation) reads the sesmtp:retire tag and the
+	// keys, deactivates and deletes the old key, and updates the tag.
+	"retire": {"iam:ListUsers", "iam:ListUserTags", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
+		"iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:TagUser", "iam:UntagUser"},
 	"verify": {"iam:GetUser", "iam:GetAccessKeyLastUsed", "iam:SimulatePrincipalPolicy"}, // --check-permission; create --verify uses it when granted
 }
 

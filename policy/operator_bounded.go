@@ -57,12 +57,18 @@ func (o BoundedOptions) scope() (operatorScope, error) {
 	if err != nil {
 		return s, fmt.Errorf("--boundary-arn: %w", err)
 	}
+	if err := CheckLiteralPath("--boundary-arn path", b.Path); err != nil {
+		return s, err
+	}
 	path := o.UserPath
 	if path == "" {
 		path = DefaultUserPath
 	}
 	if err := CheckPath(path); err != nil {
 		return s, fmt.Errorf("--user-path: %w", err)
+	}
+	if err := CheckLiteralPath("--user-path", path); err != nil {
+		return s, err
 	}
 	if path == "/" {
 		return s, errors.New("--user-path /: the bounded policy trusts every user under its path to carry the boundary, " +
@@ -96,13 +102,14 @@ func (o BoundedOptions) scope() (operatorScope, error) {
 }
 
 // boundedReads are the read-only actions sesmtp calls: every Get and List
-// of the broad policy, on every resource (reads grant nothing).
-// iam:SimulatePrincipalPolicy (verify --check-permission) is granted apart,
-// on the path's users only: sesmtp simulates only SMTP users.
+// of the broad policy, and SimulatePrincipalPolicy (verify
+// --check-permission, whose user may be a console-made one outside the
+// path), on every resource. Reads grant nothing, and the simulation
+// discloses no more than GetUserPolicy and GetPolicyVersion on * do.
 func boundedReads() []string {
 	var reads []string
 	for _, a := range OperatorActions() {
-		if strings.HasPrefix(a, "iam:Get") || strings.HasPrefix(a, "iam:List") {
+		if strings.HasPrefix(a, "iam:Get") || strings.HasPrefix(a, "iam:List") || a == "iam:SimulatePrincipalPolicy" {
 			reads = append(reads, a)
 		}
 	}
@@ -147,7 +154,6 @@ func OperatorWithBoundary(o BoundedOptions) (Document, error) {
 		{Sid: "SesmtpManageOwnUsers", Effect: "Allow", Action: Strings(onOwnUsers), Resource: Strings{s.users},
 			Condition: Condition{"StringEquals": {"aws:ResourceTag/" + ManagedByTag: {ManagedByValue}}}},
 		{Sid: "SesmtpOwnVirtualMFADevices", Effect: "Allow", Action: Strings{"iam:DeleteVirtualMFADevice"}, Resource: Strings{s.mfa}},
-		{Sid: "SesmtpSimulateOwnUsers", Effect: "Allow", Action: Strings{"iam:SimulatePrincipalPolicy"}, Resource: Strings{s.users}},
 	}
 	if len(s.groups) > 0 {
 		statements = append(statements, Statement{Sid: "SesmtpSendingGroupMembership", Effect: "Allow",

@@ -79,6 +79,12 @@ func TestOperatorWithBoundaryBadInput(t *testing.T) {
 		{"path without slashes", policy.BoundedOptions{BoundaryARN: boundaryARN, UserPath: "sesmtp"}, "--user-path"},
 		{"path with a space", policy.BoundedOptions{BoundaryARN: boundaryARN, UserPath: "/ses mtp/"}, "not an IAM path"},
 		{"the root path", policy.BoundedOptions{BoundaryARN: boundaryARN, UserPath: "/"}, "holds every user"},
+		// IAM takes * ? $ in a path (CreateUser API reference, Path); a
+		// policy reads them as wildcards and variables.
+		{"path with *", policy.BoundedOptions{BoundaryARN: boundaryARN, UserPath: "/s*/"}, `--user-path "/s*/" holds '*'`},
+		{"path with ?", policy.BoundedOptions{BoundaryARN: boundaryARN, UserPath: "/sesmt?/"}, "wildcards"},
+		{"path with a policy variable", policy.BoundedOptions{BoundaryARN: boundaryARN, UserPath: "/${aws:username}/"}, "policy variable"},
+		{"boundary under a wildcard path", policy.BoundedOptions{BoundaryARN: acct + "policy/s*/B"}, "--boundary-arn path"},
 		{"bad group", policy.BoundedOptions{BoundaryARN: boundaryARN, Group: "a/b"}, "--group"},
 		{"reserved tag key", policy.BoundedOptions{BoundaryARN: boundaryARN, TagKeys: []string{"sesmtp:x"}}, "reserved"},
 		{"wildcard tag key", policy.BoundedOptions{BoundaryARN: boundaryARN, TagKeys: []string{"team*"}}, "tag key"},
@@ -281,9 +287,6 @@ func ExampleOperatorWithBoundary() {
 	// Allow SesmtpOwnVirtualMFADevices
 	//   iam:DeleteVirtualMFADevice
 	//   on arn:aws:iam::123456789012:mfa/sesmtp/*
-	// Allow SesmtpSimulateOwnUsers
-	//   iam:SimulatePrincipalPolicy
-	//   on arn:aws:iam::123456789012:user/sesmtp/*
 	// Allow SesmtpSendingGroupMembership
 	//   iam:AddUserToGroup iam:RemoveUserFromGroup
 	//   on arn:aws:iam::123456789012:group/ses-senders arn:aws:iam::123456789012:group/*/ses-senders

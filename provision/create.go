@@ -197,6 +197,13 @@ func Create(ctx context.Context, c IAMAPI, in CreateInput) (CreateResult, error)
 			return CreateResult{}, &ExistsError{UserName: aws.ToString(u.UserName)}
 		}
 	}
+	if !in.Listed && in.Restore == nil {
+		// A batch (Listed) checks the boundary once, in its preflight; a
+		// recreate (Restore) before it deletes anything.
+		if err := CheckBoundary(ctx, c, in.PermissionsBoundary); err != nil {
+			return CreateResult{}, err
+		}
+	}
 	r := &createRun{c: c, in: in, res: CreateResult{
 		UserName: in.UserName, Regions: in.Regions, RunID: in.RunID, Group: in.Group,
 	}}

@@ -45,7 +45,13 @@ func (p GroupPolicy) Kind() string {
 
 // GroupInfo is what a group grants its members.
 type GroupInfo struct {
-	Name     string        `json:"name"`
+	// Name is the group's name as IAM spells it (GetGroup's answer) if it
+	// exists, else as asked: IAM does not tell names apart by case
+	// (CreateGroup API reference, GroupName), but ARNs in policies match
+	// case-sensitively ("IAM JSON policy elements: Resource").
+	Name string `json:"name"`
+	// ARN is the existing group's ARN, its path included.
+	ARN      string        `json:"arn,omitempty"`
 	Exists   bool          `json:"exists"`
 	Policies []GroupPolicy `json:"policies,omitempty"`
 	// HasMembers says at least one user is in the group.
@@ -82,13 +88,24 @@ func ReadGroup(ctx context.Context, c GroupReader, group string) (GroupInfo, err
 	if err != nil {
 		return info, awsError("GetGroup", fmt.Sprintf("%q", group), err)
 	}
+	if g.Group == nil || aws.ToString(g.Group.GroupName) == "" || aws.ToString(g.Group.Arn) == "" {
+		return info, fmt.Errorf("iam:GetGroup %q: IAM's answer names no group", group)
+	}
+	info.Name, info.ARN = aws.ToString(g.Group.GroupName), aws.ToString(g.Group.Arn)
 	info.Exists, info.HasMembers = true, len(g.Users) > 0
-	if info.Policies, err = inlineGroupPolicies(ctx, c, group); err != nil {
-		return info, err
+	info.Policies, err = groupPolicies(ctx, c, group)
+	return info, err
+}
+
+// groupPolicies reads group's inline policies and the default versions of
+// its attached managed policies: everything the group grants its members.
+func groupPolicies(ctx context.Context, c GroupReader, group string) ([]GroupPolicy, error) {
+	inline, err := inlineGroupPolicies(ctx, c, group)
+	if err != nil {
+		return nil, err
 	}
 	managed, err := attachedGroupPolicies(ctx, c, group)
-	info.Policies = append(info.Policies, managed...)
-	return info, err
+	return append(inline, managed...), err
 }
 
 func inlineGroupPolicies(ctx context.Context, c GroupReader, group string) ([]GroupPolicy, error) {
@@ -247,7 +264,7 @@ func CheckBoundary(ctx context.Context, c GroupReader, arn string) error {
 	if err := CheckPolicyARN("permissions boundary", arn); err != nil {
 		return err
 	}
-	_, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
+	p, err := c.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
 	if isNoSuchEntity(err) {
 		return exitcode.UsageError(fmt.Errorf("the permissions boundary %s does not exist (IAM answers NoSuchEntity); nothing was changed. "+
 			"Check --permissions-boundary (or %s, or the profile's %s), or have an admin create it with 'sesmtp setup'",
@@ -256,7 +273,7 @@ func CheckBoundary(ctx context.Context, c GroupReader, arn string) error {
 	if err != nil {
 		return beforeChange(awsError("GetPolicy", arn, err))
 	}
-	return nil
+	return beforeChange(checkBoundaryDocument(ctx, c, arn, p))
 }
 
 // Where sesmtp reads the permissions boundary from when --permissions-boundary

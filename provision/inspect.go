@@ -27,7 +27,7 @@ type Inspection struct {
 	// InlinePolicies maps each inline policy's name to its JSON document.
 	InlinePolicies map[string]string
 	// SendingGroups and OtherGroups split the user's groups by whether
-	// all their inline policies are SES sending policies.
+	// they grant SES sending and nothing more (isSendingGroup).
 	SendingGroups, OtherGroups []string
 	AttachedPolicies           []string
 	AccessKeys                 []types.AccessKeyMetadata
@@ -136,24 +136,34 @@ func (in *Inspection) readGroups(ctx context.Context, c IAMAPI, user string) err
 	return nil
 }
 
-// isSendingGroup reports whether group's inline policies are all SES
-// sending policies (and there is at least one).
-func isSendingGroup(ctx context.Context, c IAMAPI, group string) (bool, error) {
-	names, err := c.ListGroupPolicies(ctx, &iam.ListGroupPoliciesInput{GroupName: aws.String(group)})
+// isSendingGroup reports whether group grants SES sending and nothing
+// more, by the test create --group applies (GroupInfo.BeyondSending): its
+// inline policies and the default versions of its attached managed
+// policies allow nothing beyond SES sending, and one of them allows
+// sending. A group holding the SES inline policy with AdministratorAccess
+// attached is not one: its members are admins, and rotate and delete
+// must not take them for SMTP users.
+func isSendingGroup(ctx context.Context, c GroupReader, group string) (bool, error) {
+	policies, err := groupPolicies(ctx, c, group)
 	if err != nil {
-		return false, awsError("ListGroupPolicies", fmt.Sprintf("of group %q", group), err)
+		return false, err
 	}
-	for _, n := range names.PolicyNames {
-		p, err := c.GetGroupPolicy(ctx, &iam.GetGroupPolicyInput{GroupName: aws.String(group), PolicyName: aws.String(n)})
-		if err != nil {
-			return false, awsError("GetGroupPolicy", fmt.Sprintf("%q of group %q", n, group), err)
-		}
-		doc, err := decodePolicy(aws.ToString(p.PolicyDocument))
-		if err != nil || !IsSendingPolicy(doc) {
-			return false, err
-		}
+	info := GroupInfo{Name: group, Exists: true, Policies: policies}
+	return len(info.BeyondSending()) == 0 && slices.ContainsFunc(policies, func(p GroupPolicy) bool { return allowsSending(p.Document) }), nil
+}
+
+// allowsSending reports whether doc has an Allow statement naming an SES
+// sending action.
+func allowsSending(doc string) bool {
+	var d policy.Document
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return false
 	}
-	return len(names.PolicyNames) > 0, nil
+	return slices.ContainsFunc(d.Statement, func(st policy.Statement) bool {
+		return st.Effect == "Allow" && slices.ContainsFunc(st.Action, func(a string) bool {
+			return slices.ContainsFunc(sendingActions, func(s string) bool { return strings.EqualFold(s, a) })
+		})
+	})
 }
 
 func (in *Inspection) readOthers(ctx context.Context, c IAMAPI, user string, sk *skips) error {

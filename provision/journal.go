@@ -38,9 +38,12 @@ type Progress struct {
 	UserRunID string `json:"user_run_id,omitempty"`
 	// OldKeys (rotate-key) are the user's keys before the run; they stay
 	// until the new key is delivered. Retire is what then happens to them:
-	// RetireDelete or RetireDeactivate.
+	// RetirePending, RetireDeactivate or RetireDelete.
 	OldKeys []string `json:"old_keys,omitempty"`
 	Retire  string   `json:"retire,omitempty"`
+	// RetireTag (rotate-key) is the TagRetire value the run records on the
+	// user once the new key is delivered ("" when no old key stays).
+	RetireTag string `json:"retire_tag,omitempty"`
 	// KeyID is the new access key, recorded as soon as IAM answers.
 	KeyID string `json:"key_id,omitempty"`
 	// Groups are groups this run is about to create (or created).
@@ -58,8 +61,13 @@ type CreatedGroup struct {
 
 // What rotate-key does with the old keys once the new one is delivered.
 const (
-	RetireDelete     = "delete"
+	// RetirePending leaves the old key active and records it in TagRetire
+	// for 'sesmtp retire' (phase 1 of a two-phase rotation).
+	RetirePending = "pending"
+	// RetireDeactivate deactivates it at once and records that in TagRetire.
 	RetireDeactivate = "deactivate"
+	// RetireDelete deletes it at once (--retire-now).
+	RetireDelete = "delete"
 )
 
 // Journal is the durable record of one run that changes IAM, and the only

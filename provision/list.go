@@ -15,6 +15,10 @@ import (
 // DefaultListConcurrency is how many users list inspects at once.
 const DefaultListConcurrency = 8
 
+// DefaultInUseWithin is how recent a key's last use must be for list to
+// call it in use.
+const DefaultInUseWithin = 24 * time.Hour
+
 // How list recognised a user as an SMTP user.
 const (
 	ByTag    = "sesmtp tag"
@@ -32,6 +36,8 @@ type ListInput struct {
 	Concurrency int
 	// Now is the time key ages are measured at.
 	Now time.Time
+	// InUseWithin: a key last used within it is in use (default DefaultInUseWithin).
+	InUseWithin time.Duration
 }
 
 // ListedKey is one access key in a listing.
@@ -43,6 +49,10 @@ type ListedKey struct {
 	LastUsed        *time.Time `json:"last_used,omitempty"`
 	LastUsedService string     `json:"last_used_service,omitempty"`
 	LastUsedRegion  string     `json:"last_used_region,omitempty"`
+	// InUse: last used within ListInput.InUseWithin.
+	InUse bool `json:"in_use"`
+	// Retiring: the user's TagRetire names this key.
+	Retiring bool `json:"retiring,omitempty"`
 }
 
 // ListedUser is one user in a listing.
@@ -53,6 +63,11 @@ type ListedUser struct {
 	SMTP     bool        `json:"smtp_user"`
 	Reasons  []string    `json:"recognised_by,omitempty"`
 	Keys     []ListedKey `json:"access_keys"`
+	// PendingRetirement is the old key of a key rotation that 'sesmtp
+	// retire' has yet to finish (TagRetire); PendingRetirementError says
+	// why a TagRetire could not be read.
+	PendingRetirement      *Retirement `json:"pending_retirement,omitempty"`
+	PendingRetirementError string      `json:"pending_retirement_error,omitempty"`
 }
 
 // List pages through ListUsers and inspects each user (tags, inline policy
@@ -67,6 +82,9 @@ func List(ctx context.Context, c IAMAPI, in ListInput) ([]ListedUser, error) {
 	}
 	if in.Now.IsZero() {
 		in.Now = time.Now()
+	}
+	if in.InUseWithin <= 0 {
+		in.InUseWithin = DefaultInUseWithin
 	}
 	workers := in.Concurrency
 	if workers <= 0 {
@@ -135,13 +153,16 @@ func listAllUsers(ctx context.Context, c IAMAPI, prefix string) ([]types.User, e
 func describeUser(ctx context.Context, c IAMAPI, u types.User, in ListInput) (ListedUser, error) {
 	name := aws.ToString(u.UserName)
 	lu := ListedUser{UserName: name, Path: aws.ToString(u.Path), Created: aws.ToTime(u.CreateDate)}
-	reasons, err := recognise(ctx, c, name)
+	reasons, tags, err := recognise(ctx, c, name)
 	if err != nil {
 		return lu, err
 	}
 	lu.Reasons, lu.SMTP = reasons, len(reasons) > 0
 	if !lu.SMTP && !in.AllUsers {
 		return lu, nil
+	}
+	if lu.PendingRetirement, err = retirementIn(tags); err != nil {
+		lu.PendingRetirementError = err.Error()
 	}
 	keys, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(name)})
 	if err != nil {
@@ -156,40 +177,44 @@ func describeUser(ctx context.Context, c IAMAPI, u types.User, in ListInput) (Li
 		}
 		if lu := used.AccessKeyLastUsed; lu != nil && lu.LastUsedDate != nil {
 			lk.LastUsed, lk.LastUsedService, lk.LastUsedRegion = lu.LastUsedDate, aws.ToString(lu.ServiceName), aws.ToString(lu.Region)
+			lk.InUse = in.Now.Sub(*lu.LastUsedDate) < in.InUseWithin
 		}
+		lk.Retiring = lu.PendingRetirement != nil && lu.PendingRetirement.AccessKeyID == lk.AccessKeyID
 		lu.Keys = append(lu.Keys, lk)
 	}
 	return lu, nil
 }
 
-// recognise returns why name is an SMTP user, stopping at the first reason.
-func recognise(ctx context.Context, c IAMAPI, name string) ([]string, error) {
-	tags, err := c.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String(name)})
+// recognise returns why name is an SMTP user, stopping at the first
+// reason, and the user's tags.
+func recognise(ctx context.Context, c IAMAPI, name string) ([]string, []types.Tag, error) {
+	out, err := c.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String(name)})
 	if err != nil {
-		return nil, awsError("ListUserTags", fmt.Sprintf("of %q", name), err)
+		return nil, nil, awsError("ListUserTags", fmt.Sprintf("of %q", name), err)
 	}
-	if tagValue(tags.Tags, TagManagedBy) == ManagedByValue {
-		return []string{ByTag}, nil
+	tags := out.Tags
+	if tagValue(tags, TagManagedBy) == ManagedByValue {
+		return []string{ByTag}, tags, nil
 	}
 	pols, err := c.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String(name)})
 	if err != nil {
-		return nil, awsError("ListUserPolicies", fmt.Sprintf("of %q", name), err)
+		return nil, nil, awsError("ListUserPolicies", fmt.Sprintf("of %q", name), err)
 	}
 	for _, p := range pols.PolicyNames {
 		if strings.EqualFold(p, DefaultPolicyName) {
-			return []string{ByPolicy}, nil
+			return []string{ByPolicy}, tags, nil
 		}
 	}
 	groups, err := c.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: aws.String(name)})
 	if err != nil {
-		return nil, awsError("ListGroupsForUser", fmt.Sprintf("of %q", name), err)
+		return nil, nil, awsError("ListGroupsForUser", fmt.Sprintf("of %q", name), err)
 	}
 	for _, g := range groups.Groups {
 		if strings.EqualFold(aws.ToString(g.GroupName), ConsoleGroupName) {
-			return []string{ByGroup}, nil
+			return []string{ByGroup}, tags, nil
 		}
 	}
-	return nil, nil
+	return nil, tags, nil
 }
 
 // KeysOlderThan keeps the users with a key older than age, and of those

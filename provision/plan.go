@@ -77,15 +77,7 @@ func PlanRotate(in RotateInput) ([]string, error) {
 		"iam:ListGroupPolicies, iam:GetGroupPolicy, iam:ListAttachedUserPolicies, iam:ListAccessKeys, iam:GetLoginProfile, " +
 		"iam:ListSigningCertificates, iam:ListSSHPublicKeys, iam:ListServiceSpecificCredentials, iam:ListMFADevices (" + refuse + ")"
 	if in.Strategy == StrategyKey {
-		retire := "iam:DeleteAccessKey " + user + " for each old key"
-		if in.DeactivateOld {
-			retire = "iam:UpdateAccessKey " + user + " Status=Inactive for each old key"
-		}
-		first := "iam:ListAccessKeys " + user + " (at two keys: stop, nothing changed)"
-		if in.ReplaceOldest {
-			first = "iam:ListAccessKeys " + user + " (at two keys: iam:DeleteAccessKey of the older first)"
-		}
-		return []string{inspect, first, "iam:CreateAccessKey " + user, derivation, retire}, nil
+		return planKeyRotation(in, inspect, derivation), nil
 	}
 	boundary := "iam:CreateUser " + user + " with the same path, tags (a new " + TagRunID + ") and permissions boundary"
 	if in.PermissionsBoundary != "" {
@@ -100,4 +92,23 @@ func PlanRotate(in RotateInput) ([]string, error) {
 		"iam:CreateAccessKey " + user,
 		derivation,
 	}, nil
+}
+
+// planKeyRotation is PlanRotate's key strategy.
+func planKeyRotation(in RotateInput, inspect, derivation string) []string {
+	user := "UserName=" + in.UserName
+	record := "iam:TagUser " + user + " Tags=" + TagRetire + "=<old key id>@<now>"
+	retire := record + " (the old key stays active until 'sesmtp retire --user " + in.UserName + "')"
+	switch retireMode(in) {
+	case RetireDelete:
+		retire = "iam:DeleteAccessKey " + user + " for each old key"
+	case RetireDeactivate:
+		retire = "iam:UpdateAccessKey " + user + " Status=Inactive for each old key, then " + record + "/deactivated@<now>"
+	}
+	first := "iam:ListAccessKeys " + user + " (a retirement pending in tag " + TagRetire + ", or two keys: stop, nothing changed)"
+	if in.ReplaceOldest {
+		first = "iam:ListAccessKeys " + user + " (a retirement pending in tag " + TagRetire +
+			": stop, nothing changed; two keys: iam:DeleteAccessKey of the older first)"
+	}
+	return []string{inspect, first, "iam:CreateAccessKey " + user, derivation, retire}
 }

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -81,16 +82,24 @@ func Resolve(ctx context.Context, c IAMAPI, p Progress, delivered bool) (Recover
 	return rec, nil
 }
 
-// retireOld completes a delivered key rotation: the old keys it listed go.
+// retireOld completes a delivered key rotation: the old keys it listed
+// are deleted or deactivated as it was told, and the pending retirement
+// it noted is recorded on the user (TagRetire).
 func retireOld(ctx context.Context, c IAMAPI, p Progress) ([]string, error) {
 	var done []string
-	for _, id := range p.OldKeys {
-		if err := retireKey(ctx, c, p.User, id, p.Retire == RetireDeactivate); err != nil {
-			return done, err
+	if p.Retire == RetireDelete || p.Retire == RetireDeactivate || p.Retire == "" {
+		for _, id := range p.OldKeys {
+			if err := retireKey(ctx, c, p.User, id, p.Retire == RetireDeactivate); err != nil {
+				return done, err
+			}
+			done = append(done, fmt.Sprintf("old access key %s %sd", id, cmp.Or(p.Retire, RetireDelete)))
 		}
-		done = append(done, fmt.Sprintf("old access key %s %sd", id, p.Retire))
 	}
-	return done, nil
+	if p.RetireTag == "" || p.Retire == RetireDelete {
+		return done, nil
+	}
+	recorded, err := recordRetirement(ctx, c, p.User, p.RetireTag)
+	return append(done, recorded...), err
 }
 
 // removeNewKeys removes the undelivered key of a dead key rotation: p.KeyID

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -25,8 +26,9 @@ const (
 	// configuration and a new key: the method AWS documents. Senders fail
 	// from the delete until they use the new password.
 	StrategyRecreate = "recreate"
-	// StrategyKey adds a second key, hands it over, then removes the old
-	// one: no downtime.
+	// StrategyKey adds a second key and hands it over, leaving the old one
+	// active and recorded for 'sesmtp retire' (TagRetire): senders move to
+	// the new password, then retire deactivates and deletes the old key.
 	StrategyKey = "key"
 )
 
@@ -45,11 +47,17 @@ type RotateInput struct {
 	// from it rather than from what is left of the user.
 	Resume *SavedConfig
 	// ReplaceOldest (key strategy) deletes the older of two existing keys
-	// first instead of refusing.
+	// first instead of refusing (never while a retirement is pending).
 	ReplaceOldest bool
-	// DeactivateOld (key strategy) keeps old keys, inactive, for a grace
-	// period instead of deleting them.
+	// DeactivateOld (key strategy, deprecated) deactivates the old key as
+	// soon as the new one is delivered, and records that in TagRetire, as
+	// a first 'sesmtp retire' would; retire deletes it after its grace.
 	DeactivateOld bool
+	// RetireNow (key strategy) deletes the old key as soon as the new one
+	// is delivered: the one-step rotation, for a key that must go now.
+	RetireNow bool
+	// Now is when the rotation begins, recorded in TagRetire; zero: time.Now().
+	Now time.Time
 	// Force rotates a user that holds more than an SMTP user (AnyUserFlag);
 	// without it both strategies refuse one, as Delete does.
 	Force bool
@@ -72,10 +80,15 @@ type RotateResult struct {
 	Strategy       string   `json:"strategy"`
 	NewAccessKeyID string   `json:"new_access_key_id"`
 	OldAccessKeys  []string `json:"old_access_key_ids"`
-	// OldKeys says what happened to them: "deleted" or "deactivated".
+	// OldKeys says what happened to them: "deleted", "active, pending
+	// retirement", "deactivated, pending retirement" or "none".
 	OldKeys string       `json:"old_keys"`
 	Regions []string     `json:"regions"`
 	Saved   *SavedConfig `json:"saved_configuration,omitempty"`
+	// PendingRetirement (key strategy) is the old key's retirement as
+	// TagRetire records it; Next is the command that finishes it.
+	PendingRetirement *Retirement `json:"pending_retirement,omitempty"`
+	Next              string      `json:"next,omitempty"`
 }
 
 // SavedConfig is the configuration of a user that recreate restores.
@@ -101,6 +114,9 @@ func Rotate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error)
 	if in.Strategy != StrategyKey && in.Strategy != StrategyRecreate && in.Strategy != "" {
 		return RotateResult{}, exitcode.UsageError(fmt.Errorf("unknown strategy %q: use %s or %s", in.Strategy, StrategyRecreate, StrategyKey))
 	}
+	if in.RetireNow && in.DeactivateOld {
+		return RotateResult{}, exitcode.UsageError(errors.New("--retire-now deletes the old key and --deactivate-old keeps it inactive: choose one"))
+	}
 	sk := &skips{warn: in.Warn} // one warning per skipped listing, inspection and purge alike
 	insp, err := checkRotatable(ctx, c, in, sk)
 	var missing *NoSuchUserError
@@ -109,7 +125,7 @@ func Rotate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error)
 		return RotateResult{UserName: in.UserName, Strategy: in.Strategy, Regions: in.Regions}, err
 	}
 	if in.Strategy == StrategyKey {
-		return rotateKey(ctx, c, in)
+		return rotateKey(ctx, c, in, insp.User.Tags)
 	}
 	return recreate(ctx, c, in, insp, gone, sk)
 }
@@ -154,38 +170,20 @@ func (e *TooManyKeysError) Error() string {
 // ExitCode implements exitcode.Coder.
 func (e *TooManyKeysError) ExitCode() int { return exitcode.Usage }
 
-func rotateKey(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error) {
-	res := RotateResult{UserName: in.UserName, Strategy: StrategyKey, Regions: in.Regions, OldKeys: "deleted"}
-	retire := RetireDelete
-	if in.DeactivateOld {
-		res.OldKeys, retire = "deactivated", RetireDeactivate
-	}
-	old, err := listKeys(ctx, c, in.UserName)
+func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) (RotateResult, error) {
+	res := RotateResult{UserName: in.UserName, Strategy: StrategyKey, Regions: in.Regions}
+	mode := retireMode(in)
+	old, replaced, err := oldKeys(ctx, c, in, tags)
 	if err != nil {
-		return res, beforeChange(err)
-	}
-	var replaced string
-	if len(old) >= 2 {
-		if !in.ReplaceOldest {
-			return res, &TooManyKeysError{UserName: in.UserName, Keys: old}
-		}
-		oldest := slices.MinFunc(old, func(a, b types.AccessKeyMetadata) int {
-			return aws.ToTime(a.CreateDate).Compare(aws.ToTime(b.CreateDate))
-		})
-		replaced = aws.ToString(oldest.AccessKeyId)
-		if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: oldest.AccessKeyId}); err != nil {
-			return res, beforeChange(awsError("DeleteAccessKey", replaced, err))
-		}
-		old = slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced })
+		return res, err
 	}
 	res.OldAccessKeys = keyIDsOf(old)
-	// Recorded before CreateAccessKey: a recovery removes only a key that
-	// is not one of these, and retires only these.
-	err = in.Journal.Note(func(p *Progress) {
-		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID = FlowRotateKey, in.UserName, res.OldAccessKeys, retire, ""
-	})
-	if err != nil {
-		return res, fmt.Errorf("record the rotation of %q: %w", in.UserName, err)
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	pending := pendingRetirement(mode, res.OldAccessKeys, in.Now)
+	if err := noteKeyRotation(in, res.OldAccessKeys, mode, pending); err != nil {
+		return res, err
 	}
 	kr := &keyRun{c: c, in: in, keep: res.OldAccessKeys, replaced: replaced}
 	id, err := kr.run(ctx)
@@ -193,13 +191,60 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, err
 		return res, kr.rollback(ctx, err)
 	}
 	res.NewAccessKeyID = id
+	res.OldKeys = describeOld(mode, res.OldAccessKeys)
+	if err := finishOld(ctx, c, in.UserName, mode, old, pending); err != nil {
+		return res, err
+	}
 	if replaced != "" {
 		res.OldAccessKeys = append(res.OldAccessKeys, replaced)
 	}
-	if err := retireKeys(ctx, c, in, old); err != nil {
-		return res, err
+	if pending != nil {
+		res.PendingRetirement, res.Next = pending, "sesmtp retire --user "+in.UserName
 	}
 	return res, kr.confirm(ctx)
+}
+
+// oldKeys lists the user's keys and makes room for a new one: it refuses
+// a user with a pending retirement, and one at two keys unless
+// in.ReplaceOldest, which deletes the older (returned as replaced).
+func oldKeys(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) ([]types.AccessKeyMetadata, string, error) {
+	old, err := listKeys(ctx, c, in.UserName)
+	if err != nil {
+		return nil, "", beforeChange(err)
+	}
+	if err := checkNoPendingRetirement(in.UserName, tags, old); err != nil {
+		return nil, "", err
+	}
+	if len(old) < 2 {
+		return old, "", nil
+	}
+	if !in.ReplaceOldest {
+		return nil, "", &TooManyKeysError{UserName: in.UserName, Keys: old}
+	}
+	oldest := slices.MinFunc(old, func(a, b types.AccessKeyMetadata) int {
+		return aws.ToTime(a.CreateDate).Compare(aws.ToTime(b.CreateDate))
+	})
+	replaced := aws.ToString(oldest.AccessKeyId)
+	if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: oldest.AccessKeyId}); err != nil {
+		return nil, "", beforeChange(awsError("DeleteAccessKey", replaced, err))
+	}
+	return slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced }), replaced, nil
+}
+
+// noteKeyRotation records, before CreateAccessKey, the old keys (a
+// recovery removes only a key that is not one of these, and retires or
+// records only these), what becomes of them, and the record to write.
+func noteKeyRotation(in RotateInput, old []string, mode string, pending *Retirement) error {
+	err := in.Journal.Note(func(p *Progress) {
+		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID, p.RetireTag = FlowRotateKey, in.UserName, old, mode, "", ""
+		if pending != nil {
+			p.RetireTag = pending.Value()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("record the rotation of %q: %w", in.UserName, err)
+	}
+	return nil
 }
 
 // keyRun is a key rotation between creating the new key and retiring the old.
@@ -309,14 +354,14 @@ func (k *keyRun) rollback(ctx context.Context, cause error) error {
 	return &RolledBackError{Err: cause, Undone: undone}
 }
 
-// retireKeys deletes or deactivates the old keys once the new one is out.
-func retireKeys(ctx context.Context, c IAMAPI, in RotateInput, old []types.AccessKeyMetadata) error {
+// retireKeys deletes (or deactivates) the old keys once the new one is out.
+func retireKeys(ctx context.Context, c IAMAPI, user string, old []types.AccessKeyMetadata, deactivate bool) error {
 	for _, k := range old {
 		id := aws.ToString(k.AccessKeyId)
-		if err := retireKey(ctx, c, in.UserName, id, in.DeactivateOld); err != nil {
+		if err := retireKey(ctx, c, user, id, deactivate); err != nil {
 			return &LeftBehindError{Err: err, UndoErr: errors.New("the new credentials are written and work; the old key stays"),
 				Remains: []string{"old access key " + id + " (still " + string(k.Status) + ")"},
-				Cleanup: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", in.UserName, id)}
+				Cleanup: fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", user, id)}
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,9 +67,13 @@ type SetupResult struct {
 	BoundaryARN     string `json:"boundary_arn,omitempty"`
 	BoundaryStatus  string `json:"boundary_status"`
 	BoundaryVersion string `json:"boundary_version,omitempty"`
-	Group           string `json:"group,omitempty"`
-	GroupStatus     string `json:"group_status,omitempty"`
-	UserPath        string `json:"user_path"`
+	// Group is the sending group's name as IAM spells it once it exists
+	// (the operator policy names it so: ARNs match case-sensitively),
+	// and GroupARN its ARN.
+	Group       string `json:"group,omitempty"`
+	GroupARN    string `json:"group_arn,omitempty"`
+	GroupStatus string `json:"group_status,omitempty"`
+	UserPath    string `json:"user_path"`
 	// UnboundedUsers are users under UserPath without the boundary: the
 	// operator policy lets its holders create keys for those with
 	// sesmtp's tag, so none should be there.
@@ -107,7 +112,7 @@ func Setup(ctx context.Context, c SetupAPI, in SetupInput) (SetupResult, error) 
 		}
 	}
 	if s.res.BoundaryARN != "" {
-		bounded.BoundaryARN = s.res.BoundaryARN
+		bounded.BoundaryARN, bounded.Group = s.res.BoundaryARN, s.res.Group
 		op, err := policy.OperatorWithBoundary(bounded)
 		if err != nil {
 			return s.res, err
@@ -149,6 +154,9 @@ func (in *SetupInput) validate() error {
 	}
 	if err := policy.CheckPath(in.BoundaryPath); err != nil {
 		return fmt.Errorf("--boundary-path: %w", err)
+	}
+	if err := policy.CheckLiteralPath("--boundary-path", in.BoundaryPath); err != nil {
+		return err
 	}
 	if err := policy.CheckName("policy name", in.GroupPolicyName, MaxPolicyNameLen); err != nil {
 		return fmt.Errorf("--policy-name: %w", err)
@@ -353,7 +361,7 @@ func (s *setupRun) makeRoom(ctx context.Context, arn string, versions []types.Po
 	}
 	var oldest *types.PolicyVersion
 	for i, v := range versions {
-		if !v.IsDefaultVersion && (oldest == nil || aws.ToTime(v.CreateDate).Before(aws.ToTime(oldest.CreateDate))) {
+		if !v.IsDefaultVersion && (oldest == nil || olderVersion(v, *oldest)) {
 			oldest = &versions[i]
 		}
 	}
@@ -366,6 +374,20 @@ func (s *setupRun) makeRoom(ctx context.Context, arn string, versions []types.Po
 	}
 	s.progress("deleted version %s of %s to make room (IAM keeps %d)", aws.ToString(oldest.VersionId), arn, maxPolicyVersions)
 	return nil
+}
+
+// olderVersion reports whether a was created before b. CreateDate has
+// whole seconds, so versions made within one second tie: IAM numbers
+// versions in order (v1, v2, ...; PolicyVersion's VersionId), which
+// breaks the tie.
+func olderVersion(a, b types.PolicyVersion) bool {
+	ta, tb := aws.ToTime(a.CreateDate), aws.ToTime(b.CreateDate)
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	na, errA := strconv.Atoi(strings.TrimPrefix(aws.ToString(a.VersionId), "v"))
+	nb, errB := strconv.Atoi(strings.TrimPrefix(aws.ToString(b.VersionId), "v"))
+	return errA == nil && errB == nil && na < nb
 }
 
 func (s *setupRun) versions(ctx context.Context, arn string) ([]types.PolicyVersion, error) {
@@ -472,6 +494,11 @@ func (s *setupRun) createGroup(ctx context.Context) error {
 // checkGroup refuses a group that allows more than SES sending and puts
 // the sending policy on one that has no policy.
 func (s *setupRun) checkGroup(ctx context.Context, info GroupInfo) error {
+	if info.Exists {
+		// GetGroup found it whatever the case typed (names are not told
+		// apart by case); the policy must name it as IAM spells it.
+		s.res.Group, s.res.GroupARN = info.Name, info.ARN
+	}
 	if found := info.BeyondSending(); len(found) > 0 {
 		return exitcode.UsageError(fmt.Errorf("group %q allows more than SES sending (%s); sesmtp setup does not touch it "+
 			"and nothing was changed. Choose another --group, or remove those policies first", s.in.Group, strings.Join(found, "; ")))

@@ -56,10 +56,13 @@ run bin/sesmtp verify --credentials "$work/smtp/credentials.csv" --region eu-wes
 echo; echo "# Creating it again is refused (exit 2), and nothing changes:"
 run bin/sesmtp create --user demo-mailer --region eu-west-1 --out "$work/other.csv" || echo "exit code: $?"
 
-echo; echo "# The rest of the life cycle: who has SMTP access, a zero-downtime rotation, removal:"
+echo; echo "# The rest of the life cycle: who has SMTP access, a zero-downtime rotation in two phases"
+echo "# (a new key while the old one keeps working; then, once senders use it, retire the old one), removal:"
 run bin/sesmtp list
 run bin/sesmtp rotate --user demo-mailer --strategy key --region eu-west-1 --out "$work/smtp/rotated.env" --format env \
   --verify --smtp-endpoint "$smtp" --ca-file "$work/smtp-ca.pem"
+run bin/sesmtp list
+run bin/sesmtp retire --user demo-mailer --if-unused-for 24h
 run bin/sesmtp delete --user demo-mailer --yes
 
 echo; echo "# Where applications read SMTP passwords: a Secrets Manager secret (JSON: username, password,"

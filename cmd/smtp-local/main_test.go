@@ -72,6 +72,7 @@ func start(t *testing.T, args ...string) local {
 
 func TestSMTPLocalAcceptsKeysIAMLocalIssued(t *testing.T) {
 	e := iamtest.Start(t)
+	e.Local(t, "its SMTP AUTH check, which only iam-local serves")
 	ctx := t.Context()
 	c := e.Client()
 	_, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("app")})
@@ -110,6 +111,7 @@ func TestSMTPLocalAcceptsKeysIAMLocalIssued(t *testing.T) {
 
 func TestSMTPLocalPropagationDelayAndImplicitTLS(t *testing.T) {
 	e := iamtest.Start(t)
+	e.Local(t, "its SMTP AUTH check, which only iam-local serves")
 	ctx := t.Context()
 	c := e.Client()
 	_, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("app")})

@@ -52,7 +52,7 @@ func (s *Server) authenticate(r *http.Request, body []byte, action string) (Call
 		return Caller{}, &apiError{Status: 403, Type: "Sender", Code: "ExpiredToken",
 			Message: "The security token included in the request is expired"}
 	}
-	if _, known := operations[action]; known {
+	if isIAMAction(action) {
 		if aerr := s.authorize(r.Form, caller, action, parts[2]); aerr != nil {
 			return Caller{}, aerr
 		}

@@ -1,6 +1,7 @@
 package iamtest
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -155,6 +156,37 @@ func removeUserFromGroup(st *state, req *request) (any, *apiError) {
 type groupsResult struct {
 	Groups      members[groupXML] `xml:"Groups"`
 	IsTruncated bool              `xml:"IsTruncated"`
+}
+
+type listGroupsResult struct {
+	Groups      members[groupXML] `xml:"Groups"`
+	IsTruncated bool              `xml:"IsTruncated"`
+	Marker      string            `xml:"Marker,omitempty"`
+}
+
+// listGroups lists the account's groups by name, paginated as ListUsers is
+// (IAM API reference, ListGroups: PathPrefix, Marker, MaxItems). sesmtp
+// never calls it; tests on another endpoint read state with it.
+func listGroups(st *state, req *request) (any, *apiError) {
+	prefix := req.form.Get("PathPrefix")
+	if prefix == "" {
+		prefix = "/"
+	}
+	var all []*Group
+	for _, name := range slices.Sorted(maps.Keys(st.groups)) {
+		if g := st.groups[name]; strings.HasPrefix(g.Path, prefix) {
+			all = append(all, g)
+		}
+	}
+	start, end, next, aerr := page(req.form, len(all))
+	if aerr != nil {
+		return nil, aerr
+	}
+	res := listGroupsResult{IsTruncated: next != "", Marker: next}
+	for _, g := range all[start:end] {
+		res.Groups.Member = append(res.Groups.Member, toGroupXML(g))
+	}
+	return res, nil
 }
 
 func listGroupsForUser(st *state, u *User, req *request) (any, *apiError) {

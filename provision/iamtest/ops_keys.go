@@ -124,6 +124,22 @@ func getLoginProfile(st *state, u *User, req *request) (any, *apiError) {
 	return res, nil
 }
 
+// createLoginProfile gives the user a console password (IAM API reference,
+// CreateLoginProfile: EntityAlreadyExists if it has one). The password is
+// not kept; sesmtp never reads it, and tests set up console users with it.
+func createLoginProfile(st *state, u *User, req *request) (any, *apiError) {
+	if u.LoginProfile {
+		return nil, errAlreadyExists("Login Profile for user %s already exists.", u.Name)
+	}
+	if req.form.Get("Password") == "" {
+		return nil, errValidation("1 validation error detected: Value at 'password' failed to satisfy constraint: Member must not be null")
+	}
+	u.LoginProfile = true
+	var res loginProfileResult
+	res.LoginProfile.UserName, res.LoginProfile.CreateDate = u.Name, isoTime(time.Now())
+	return res, nil
+}
+
 func deleteLoginProfile(st *state, u *User, req *request) (any, *apiError) {
 	if !u.LoginProfile {
 		return nil, errNoSuchEntity("Login Profile for User %s cannot be found.", u.Name)
@@ -241,6 +257,11 @@ func deactivateMFADevice(st *state, u *User, req *request) (any, *apiError) {
 	return nil, nil
 }
 
+// deleteVirtualMFADevice deletes one of the account's virtual MFA devices:
+// DeleteConflict while it is assigned to a user, NoSuchEntity for a serial
+// the account does not hold (DeleteVirtualMFADevice API reference, Errors).
+// Serials are ARNs, compared as given: IAM does not normalise them, so
+// mfa/sesmtp/../alice names no device.
 func deleteVirtualMFADevice(st *state, req *request) (any, *apiError) {
 	serial := req.form.Get("SerialNumber")
 	for _, u := range st.users {
@@ -248,5 +269,9 @@ func deleteVirtualMFADevice(st *state, req *request) (any, *apiError) {
 			return nil, errDeleteConflict("MFA device is still in use by %s; deactivate it first.", u.Name)
 		}
 	}
+	if !st.virtualMFA[serial] {
+		return nil, errNoSuchEntity("VirtualMFADevice with serial number %s doesn't exist.", serial)
+	}
+	delete(st.virtualMFA, serial)
 	return nil, nil
 }

@@ -58,7 +58,7 @@ type actionSpec struct {
 }
 
 var actionSpecs = map[string]actionSpec{
-	"ListUsers": {on: onAccount}, "ListPolicies": {on: onAccount},
+	"ListUsers": {on: onAccount}, "ListPolicies": {on: onAccount}, "ListGroups": {on: onAccount},
 	"CreateUser": {onNewUser, keyRequestBoundary | keyRequestTags},
 	"GetUser":    {on: onUser}, "DeleteUser": {on: onUser},
 	"TagUser": {onUser, keyRequestTags}, "UntagUser": {onUser, keyUntagKeys}, "ListUserTags": {on: onUser},
@@ -72,7 +72,7 @@ var actionSpecs = map[string]actionSpec{
 	"DeleteGroupPolicy": {on: onGroup}, "AddUserToGroup": {on: onGroup}, "RemoveUserFromGroup": {on: onGroup},
 	"AttachGroupPolicy": {onGroup, keyPolicyARN}, "DetachGroupPolicy": {onGroup, keyPolicyARN},
 	"ListAttachedGroupPolicies": {on: onGroup},
-	"ListGroupsForUser":         {on: onUser}, "GetLoginProfile": {on: onUser}, "DeleteLoginProfile": {on: onUser},
+	"ListGroupsForUser":         {on: onUser}, "GetLoginProfile": {on: onUser}, "DeleteLoginProfile": {on: onUser}, "CreateLoginProfile": {on: onUser},
 	"CreateAccessKey": {on: onUser}, "ListAccessKeys": {on: onUser}, "UpdateAccessKey": {on: onUser},
 	"DeleteAccessKey": {on: onUser}, "GetAccessKeyLastUsed": {on: onAccessKeyUser},
 	"ListSigningCertificates": {on: onUser}, "DeleteSigningCertificate": {on: onUser},
@@ -97,10 +97,7 @@ type authzRequest struct {
 // latter with only the request's tags (AWS's example policy "IAM: Create
 // new users only with specific tags" grants both actions for that reason).
 func (st *state) authzRequests(action string, form url.Values, p principal) []authzRequest {
-	spec, ok := actionSpecs[action]
-	if !ok {
-		spec = actionSpec{on: onAccount}
-	}
+	spec := specOf(action, form)
 	resource, target, tags := st.resourceOf(spec.on, action, form, p)
 	ctx := iampolicy.Context{}
 	for _, t := range tags {
@@ -116,7 +113,7 @@ func (st *state) authzRequests(action string, form url.Values, p principal) []au
 		requestTags(tagCtx, form)
 		out = append(out, authzRequest{action: "iam:TagUser", resource: resource, ctx: tagCtx})
 	}
-	return out
+	return append(out, st.alsoAuthorized(action, form)...)
 }
 
 // actionKeys adds the action-specific condition keys the rules name.
@@ -155,6 +152,9 @@ func requestTags(ctx iampolicy.Context, form url.Values) {
 // resourceOf returns the ARN an action acts on, the existing user it
 // targets (if any) and the tags of the existing resource.
 func (st *state) resourceOf(on resourceKind, action string, form url.Values, p principal) (string, *User, []Tag) {
+	if arn, ok := st.otherResource(on, form); ok {
+		return arn, nil, nil
+	}
 	prefix := "arn:aws:iam::" + st.account + ":"
 	switch on {
 	case onUser:

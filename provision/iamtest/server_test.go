@@ -239,8 +239,13 @@ func TestDeleteUserBlockers(t *testing.T) {
 			if _, err := c.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: name, SerialNumber: serial}); err != nil {
 				return err
 			}
+			if _, err := c.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: serial}); err != nil {
+				return err
+			}
 			_, err = c.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: serial})
-			return err
+			var gone *types.NoSuchEntityException
+			require.ErrorAs(t, err, &gone, "a deleted virtual MFA device is gone")
+			return nil
 		},
 	}
 	for i, step := range steps {

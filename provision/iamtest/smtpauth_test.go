@@ -31,6 +31,7 @@ func askSMTPAuth(t *testing.T, base, username, password, region string) iamtest.
 
 func TestSMTPAuthCheck(t *testing.T) {
 	e := iamtest.Start(t)
+	e.Local(t, "its SMTP AUTH check, which only iam-local serves")
 	c := e.Client()
 	ctx := t.Context()
 	_, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("smtp")})

@@ -70,10 +70,18 @@ type state struct {
 
 	policies map[string]*ManagedPolicy // managed policies by ARN
 	parsed   parseCache                // policy documents the evaluator has read
+
+	// virtualMFA holds the serials (ARNs) of the account's virtual MFA
+	// devices: they exist apart from the users they are assigned to, and
+	// outlive DeactivateMFADevice until DeleteVirtualMFADevice (IAM API
+	// reference: CreateVirtualMFADevice, EnableMFADevice,
+	// DeactivateMFADevice, DeleteVirtualMFADevice).
+	virtualMFA map[string]bool
 }
 
 func newState(account string) *state {
-	return &state{account: account, users: map[string]*User{}, groups: map[string]*Group{}, policies: seedAWSManaged()}
+	return &state{account: account, users: map[string]*User{}, groups: map[string]*Group{}, policies: seedAWSManaged(),
+		virtualMFA: map[string]bool{}}
 }
 
 func (st *state) user(name string) (*User, *apiError) {
@@ -237,6 +245,11 @@ func (s *Server) PutUser(u User) {
 	for i := range c.AccessKeys {
 		if c.AccessKeys[i].Status == "" {
 			c.AccessKeys[i].Status = "Active"
+		}
+	}
+	for _, serial := range c.MFADevices {
+		if strings.HasPrefix(serial, "arn:") {
+			s.state.virtualMFA[serial] = true
 		}
 	}
 	for _, g := range c.Groups {

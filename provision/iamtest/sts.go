@@ -1,6 +1,7 @@
 package iamtest
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"net/http"
 	"strings"
@@ -16,19 +17,48 @@ const stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 // Role is an IAM role that callers may assume with sts:AssumeRole, so that
 // tests can check cross-account set-ups: the server answers AssumeRole
 // (signed for service "sts") with temporary credentials that it then
-// accepts as a caller with the role's allow-list.
+// accepts as a caller holding the role's policies. AssumeRole is
+// authorized as AWS documents it (see authorizeAssumeRole).
 type Role struct {
 	// ARN is the role's ARN, e.g. arn:aws:iam::210987654321:role/mail-admin.
 	ARN string
-	// ExternalID, if set, must be given by the caller.
+	// TrustPolicy is the role's trust policy (JSON). "" trusts the
+	// server's account, {"Principal":{"AWS":"arn:aws:iam::ACCOUNT:root"}}:
+	// its callers may assume the role if their own policies allow
+	// sts:AssumeRole on it, as the console's "another AWS account" role
+	// does.
+	TrustPolicy string
+	// ExternalID, if set, must be given by the caller: the trust policy
+	// then also denies every principal unless sts:ExternalId equals it
+	// ("How to use an external ID when granting access to your AWS
+	// resources to a third party").
 	ExternalID string
-	// Allow is the assumed session's allow-list (nil: every action).
-	Allow []string
+	// Allow is the assumed session's allow-list and Policies its policy
+	// documents (JSON), as a Caller's; both nil: every action.
+	Allow    []string
+	Policies []string
 }
 
 // WithRole lets callers assume r.
 func WithRole(r Role) Option {
 	return func(s *Server) { s.roles = append(s.roles, r) }
+}
+
+// trustPolicies returns r's trust policy documents: its own or the
+// default for account, and the external id's Deny.
+func (r Role) trustPolicies(account string) []string {
+	trust := r.TrustPolicy
+	if trust == "" {
+		trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account +
+			`:root"},"Action":"sts:AssumeRole"}]}`
+	}
+	docs := []string{trust}
+	if r.ExternalID != "" {
+		id, _ := json.Marshal(r.ExternalID)
+		docs = append(docs, `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole",`+
+			`"Condition":{"StringNotEquals":{"sts:ExternalId":`+string(id)+`}}}]}`)
+	}
+	return docs
 }
 
 type assumeRoleResponse struct {
@@ -69,15 +99,13 @@ func (s *Server) assumeRole(w http.ResponseWriter, req *request) {
 			role = &s.roles[i]
 		}
 	}
-	if role == nil || role.ExternalID != "" && role.ExternalID != req.form.Get("ExternalId") {
-		fail(&apiError{Status: 403, Type: "Sender", Code: "AccessDenied",
-			Message: "User: arn:aws:iam::" + s.account + ":user/" + req.caller.UserName +
-				" is not authorized to perform: sts:AssumeRole on resource: " + arn})
+	if aerr := s.authorizeAssumeRole(req, role, arn); aerr != nil {
+		fail(aerr)
 		return
 	}
 	name := arn[strings.LastIndex(arn, "/")+1:]
 	temp := Caller{AccessKeyID: "ASIA" + randomString(upperAlnum, 16), SecretAccessKey: newSecret(),
-		UserName: "assumed-role/" + name + "/" + session, Allow: role.Allow}
+		UserName: "assumed-role/" + name + "/" + session, Allow: role.Allow, Policies: role.Policies}
 	s.SetCaller(temp)
 	var resp assumeRoleResponse
 	resp.Xmlns = stsNamespace

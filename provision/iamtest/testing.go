@@ -3,8 +3,10 @@ package iamtest
 import (
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +26,9 @@ type Endpoint struct {
 	AccessKeyID, SecretAccessKey string
 	// Server is the local server, or nil for an external endpoint.
 	Server *Server
+
+	before    baseline        // what an external endpoint held when the test started
+	transport *http.Transport // an external endpoint's clients', closed when the test ends
 }
 
 // Isolate shields a test from the machine's AWS set-up: dummy credentials,
@@ -52,24 +57,46 @@ func Isolate(t testing.TB) {
 
 // Start isolates the test (see Isolate) and returns the endpoint it should
 // use: a new local Server closed at the end of the test, or the external
-// endpoint named by SESMTP_TEST_IAM_ENDPOINT (opts are then ignored).
+// endpoint named by SESMTP_TEST_IAM_ENDPOINT (opts are then ignored). On
+// an external endpoint it records which users, groups and customer managed
+// policies exist, and at the end of the test deletes the ones the test
+// added (see State).
 func Start(t testing.TB, opts ...Option) *Endpoint {
 	t.Helper()
 	Isolate(t)
 	if url := os.Getenv(ExternalEndpointEnv); url != "" {
-		return &Endpoint{URL: url, AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey}
+		return External(t, url)
 	}
 	s := NewServer(opts...)
 	t.Cleanup(s.Close)
 	return &Endpoint{URL: s.URL, AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey, Server: s}
 }
 
+// External returns the IAM endpoint at url that someone else runs, with the
+// credentials every test uses. It records which users, groups and customer
+// managed policies exist there, and at the end of the test deletes those
+// the test added (see State).
+func External(t testing.TB, url string) *Endpoint {
+	t.Helper()
+	e := &Endpoint{URL: url, AccessKeyID: DefaultAccessKeyID, SecretAccessKey: DefaultSecretAccessKey,
+		transport: http.DefaultTransport.(*http.Transport).Clone()}
+	t.Cleanup(e.transport.CloseIdleConnections) // after the clean-up below: no connection outlives the test
+	takeBaseline(t, e)
+	return e
+}
+
 // Local returns the local server, skipping the test on an external
-// endpoint, which cannot inject faults, restrict permissions or show state.
-func (e *Endpoint) Local(t testing.TB) *Server {
+// endpoint, which cannot inject faults, restrict permissions, log calls or
+// show secrets; why, when given, says which the test needs. A test that
+// only sets up or reads IAM state uses State instead.
+func (e *Endpoint) Local(t testing.TB, why ...string) *Server {
 	t.Helper()
 	if e.Server == nil {
-		t.Skipf("needs the local IAM endpoint (fault injection, permissions or state); %s is set", ExternalEndpointEnv)
+		reason := "fault injection, permissions, call log or secrets"
+		if len(why) > 0 {
+			reason = strings.Join(why, ", ")
+		}
+		t.Skipf("needs the local IAM endpoint (%s); %s is set", reason, ExternalEndpointEnv)
 	}
 	return e.Server
 }
@@ -94,5 +121,8 @@ func (e *Endpoint) Client(opts ...func(*iam.Options)) *iam.Client {
 	}
 	return iam.NewFromConfig(cfg, append([]func(*iam.Options){func(o *iam.Options) {
 		o.BaseEndpoint = aws.String(e.URL)
+		if e.transport != nil {
+			o.HTTPClient = &http.Client{Transport: e.transport}
+		}
 	}}, opts...)...)
 }

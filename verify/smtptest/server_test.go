@@ -139,6 +139,7 @@ func TestScript(t *testing.T) {
 
 func TestIAMCheck(t *testing.T) {
 	e := iamtest.Start(t)
+	e.Local(t, "its SMTP AUTH check, which only iam-local serves")
 	ctx := t.Context()
 	client := e.Client()
 	_, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("smtp")})

@@ -12,6 +12,9 @@
 //     values", "Single-valued vs. multivalued context keys",
 //     "IAM policy elements: Variables and tags".
 //   - IAM User Guide, "Permissions boundaries for IAM entities".
+//   - IAM User Guide, "AWS JSON policy elements: Principal" and
+//     "Cross-account policy evaluation logic", for role trust policies
+//     (trust.go).
 package iampolicy
 
 import (
