@@ -324,9 +324,8 @@ func retagStore(ctx context.Context, io stdio, client provision.UserTagger, in p
 		return
 	}
 	if old, found, _ := store.LocationOf(tags); found && old != t.store.loc {
-		fmt.Fprintf(io.err, "warning: IAM user %s's credentials were stored in %s; they are now in %s, and %s still holds the retired key's: "+
-			"remove it with 'sesmtp delete --user %s --store %s --store-region %s --delete-stored --store-only'\n",
-			in.UserName, old, t.store.loc, old, in.UserName, old.Target, old.Region)
+		fmt.Fprintf(io.err, "warning: IAM user %s's credentials were stored in %s; they are now in %s, and %s still holds the old key's, "+
+			"which stop working once it is retired: remove them with '%s'\n", in.UserName, old, t.store.loc, old, awsRemoveCommand(old))
 	}
 	want := t.store.ownTags(tags)
 	changed := false
@@ -376,4 +375,13 @@ func (s *storeTarget) preflight(ctx context.Context, iamUser string) error {
 			"or choose another --store. Nothing was changed", s.loc, st.DeletionDate.UTC().Format("2006-01-02"), s.loc.Target.Name, s.loc.Region))
 	}
 	return nil
+}
+
+// awsRemoveCommand is the aws-cli command that removes what loc holds.
+func awsRemoveCommand(loc store.Location) string {
+	if loc.Target.Kind == store.SecretsManager {
+		return fmt.Sprintf("aws secretsmanager delete-secret --secret-id %s --region %s --recovery-window-in-days %d",
+			loc.Target.Name, loc.Region, store.DefaultRecoveryWindowDays)
+	}
+	return fmt.Sprintf("aws ssm delete-parameters --names %s --region %s", strings.Join(loc.Target.ParameterNames(true), " "), loc.Region)
 }

@@ -338,3 +338,16 @@ func TestStoreJournalPlace(t *testing.T) {
 func storeLocation(t *testing.T, spec, region string) store.Location {
 	return store.Location{Target: mustTarget(spec), Region: region}
 }
+
+// TestStoreMove: a key rotation with another --store delivers there,
+// re-tags the user and says how to remove what the old store holds.
+func TestStoreMove(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	res := storeCLI(t, e, "create", "--user", "mover", "--region", matrixRegion, "--store", "ssm:/old/smtp/")
+	require.Equal(t, exitcode.OK, res.code, res.stderr)
+	res = storeCLI(t, e, "rotate", "--user", "mover", "--strategy", "key", "--region", matrixRegion, "--store", "secretsmanager:new/smtp")
+	require.Equal(t, exitcode.OK, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "aws ssm delete-parameters --names /old/smtp/password /old/smtp/host /old/smtp/port /old/smtp/secret_access_key /old/smtp/username --region "+matrixRegion)
+	assertStoreHolds(t, srv, "secretsmanager:new/smtp", "mover")
+}
