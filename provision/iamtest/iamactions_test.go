@@ -16,7 +16,7 @@ import (
 // IAM does not know is InvalidAction for everyone ("Common Errors").
 func TestUnimplementedActionsAreAuthorizedFirst(t *testing.T) {
 	const (
-		allowListed = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:CreateLoginProfile","iam:AddRoleToInstanceProfile"],"Resource":"*"},` +
+		allowListed = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:UploadSSHPublicKey","iam:AddRoleToInstanceProfile"],"Resource":"*"},` +
 			`{"Effect":"Allow","Action":"iam:UpdateUser","Resource":"arn:aws:iam::123456789012:user/alice"}]}`
 		nothing = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}`
 	)
@@ -35,9 +35,9 @@ func TestUnimplementedActionsAreAuthorizedFirst(t *testing.T) {
 		want   string
 	}{
 		{"unknown name, restricted caller", nothing, form("Action", "LaunchRocket"), 400, "<Code>InvalidAction</Code>"},
-		{"known, not allowed", nothing, form("Action", "CreateLoginProfile", "UserName", "alice", "Password", "x"), 403,
-			"iam:CreateLoginProfile on resource: arn:aws:iam::123456789012:user/alice"},
-		{"known, allowed", allowListed, form("Action", "CreateLoginProfile", "UserName", "alice", "Password", "x"), 400, "<Code>InvalidAction</Code>"},
+		{"known, not allowed", nothing, form("Action", "UploadSSHPublicKey", "UserName", "alice", "SSHPublicKeyBody", "ssh-rsa x"), 403,
+			"iam:UploadSSHPublicKey on resource: arn:aws:iam::123456789012:user/alice"},
+		{"known, allowed", allowListed, form("Action", "UploadSSHPublicKey", "UserName", "alice", "SSHPublicKeyBody", "ssh-rsa x"), 400, "<Code>InvalidAction</Code>"},
 		{"known, admin", "", form("Action", "CreateServiceSpecificCredential", "UserName", "alice", "ServiceName", "codecommit.amazonaws.com"), 400, "<Code>InvalidAction</Code>"},
 		{"a role passed needs iam:PassRole", allowListed, form("Action", "AddRoleToInstanceProfile", "InstanceProfileName", "p", "RoleName", "admin"), 403,
 			"iam:PassRole on resource: arn:aws:iam::123456789012:role/admin"},
