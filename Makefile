@@ -15,8 +15,9 @@ build:
 
 # The suites that print their counts ("fault matrix: N cases, N held",
 # "kill matrix: ...", "concurrency: ...", "escalation matrix: N attempts,
-# N denied; M flows, M allowed"); they run apart, verbosely, so the lines show.
-MATRICES := ^(TestFaultMatrix|TestKillMatrix|TestConcurrentRuns|TestEscalationMatrix)$$
+# N denied; M flows, M allowed", "store escalation matrix: ..."); they run
+# apart, verbosely, so the lines show.
+MATRICES := ^(TestFaultMatrix|TestKillMatrix|TestConcurrentRuns|TestEscalationMatrix|TestStoreEscalationMatrix)$$
 
 # Every test; the kill matrix is sampled (every journal step, --verify and
 # every IAM call that changes something).

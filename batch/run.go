@@ -16,6 +16,7 @@ import (
 	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/policy"
 	"github.com/sesmtp/sesmtp/provision"
+	"github.com/sesmtp/sesmtp/store"
 )
 
 // DefaultConcurrency is how many senders are created at once: IAM
@@ -62,6 +63,13 @@ type Options struct {
 	// Journal configures the journals: the batch's own on Dir (its lock,
 	// and the groups it creates) and each sender's on its file.
 	Journal journal.Options
+	// StoreLocation, if set, says where each sender's credentials are
+	// stored (--store); with Dir empty they go there only. Store binds a
+	// sender's location to its client for the run.
+	StoreLocation func(user string) store.Location
+	Store         func(user string) (journal.Store, error)
+	// StateDir keeps the batch's own journal when there is no Dir.
+	StateDir string
 }
 
 // Outcome is one sender's result.
@@ -69,8 +77,11 @@ type Outcome struct {
 	User        string `json:"user"`
 	AccessKeyID string `json:"access_key_id,omitempty"`
 	File        string `json:"file"`
-	Status      string `json:"status"`
-	Error       string `json:"error,omitempty"`
+	// Store is where the credentials are stored (--store), e.g.
+	// "secretsmanager:smtp/u (eu-west-1)".
+	Store  string `json:"store,omitempty"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
 	// Next says what will get a failed sender created: NextRetry, or a
 	// command to run first when a re-run would fail the same way.
 	Next string `json:"next,omitempty"`
@@ -166,6 +177,7 @@ func Prepare(opts Options) ([]provision.CreateInput, error) {
 		if in.Group == "" {
 			in.Group = opts.Group
 		}
+		in.OwnTags = storeTags(opts, s.User)
 		if err := in.Validate(); err != nil {
 			problems = append(problems, Problem{s.Line, err.Error()})
 			continue
@@ -202,7 +214,7 @@ func Plan(opts Options) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		plan = append(plan, fmt.Sprintf("# %s -> %s", in.UserName, FilePath(opts.Dir, opts.Format, in.UserName)))
+		plan = append(plan, fmt.Sprintf("# %s -> %s", in.UserName, where(opts, in.UserName)))
 		plan = append(plan, steps...)
 	}
 	return plan, nil
@@ -228,13 +240,17 @@ func Run(ctx context.Context, c provision.IAMAPI, opts Options) (Summary, error)
 	if err != nil {
 		return Summary{}, err
 	}
-	if err := checkDir(opts.Dir); err != nil {
+	journalDir := opts.Dir
+	if opts.Dir == "" && opts.Store != nil {
+		journalDir = opts.StateDir
+	}
+	if err := checkDir(journalDir); err != nil {
 		return Summary{}, err
 	}
 	if err := preflight(ctx, c, opts, inputs); err != nil {
 		return Summary{}, err
 	}
-	dj, err := journal.Open(journal.Dir(opts.Dir), opts.Journal)
+	dj, err := journal.Open(journal.Dir(journalDir), opts.Journal)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -318,11 +334,14 @@ func (r *run) record(i int, o Outcome) {
 // fails; a sender another live run holds is left for createOne to report.
 func (r *run) recoverAll(ctx context.Context) error {
 	for i, in := range r.inputs {
-		file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
-		if !leftByDeadRun(file) {
+		target, err := r.target(in.UserName)
+		if err == nil && !leftByDeadRun(target.Place()) {
 			continue
 		}
-		j, err := journal.Open(r.target(file), r.opts.Journal)
+		var j *journal.Journal
+		if err == nil {
+			j, err = journal.Open(target, r.opts.Journal)
+		}
 		var held *journal.HeldError
 		if errors.As(err, &held) {
 			continue
@@ -330,11 +349,11 @@ func (r *run) recoverAll(ctx context.Context) error {
 		if err == nil {
 			var rec journal.Recovery
 			rec, err = j.Recover(ctx, r.c)
-			r.noteRecovery(rec, file)
+			r.noteRecovery(rec, target.Name())
 			_ = j.Close(err)
 		}
 		if err != nil {
-			r.record(i, Outcome{User: in.UserName, File: file, Status: StatusFailed, Error: err.Error(), code: exitcode.Of(err)})
+			r.record(i, r.outcome(in.UserName, Outcome{Status: StatusFailed, Error: err.Error(), code: exitcode.Of(err)}))
 		}
 	}
 	rec, err := r.dir.Recover(ctx, r.c)
@@ -361,8 +380,20 @@ func (r *run) noteRecovery(rec journal.Recovery, target string) {
 	}
 }
 
-func (r *run) target(file string) journal.File {
-	return journal.File{Path: file, Format: r.opts.Format, Options: r.opts.FileOptions, Force: r.opts.Force}
+// target is the journal target of user's delivery: the file, the store, or both.
+func (r *run) target(user string) (journal.Target, error) {
+	file := journal.File{Path: FilePath(r.opts.Dir, r.opts.Format, user), Format: r.opts.Format, Options: r.opts.FileOptions, Force: r.opts.Force}
+	if r.opts.Store == nil {
+		return file, nil
+	}
+	s, err := r.opts.Store(user)
+	switch {
+	case err != nil:
+		return nil, err
+	case r.opts.Dir == "":
+		return s, nil
+	}
+	return journal.Both{File: file, Store: s}, nil
 }
 
 // classify decides, from the one listing, which senders need creating.
@@ -374,22 +405,24 @@ func (r *run) classify(ctx context.Context, existing map[string]types.User) []in
 		if r.outcomes[i].Status != "" {
 			continue // decided by the recovery
 		}
-		file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
+		file, where := r.names(in.UserName)
 		_, userExists := existing[strings.ToLower(in.UserName)]
-		ids, fileExists, fileErr := credfile.KeyIDs(file)
-		failed := Outcome{User: in.UserName, File: file, Status: StatusFailed, code: exitcode.Failed}
+		ids, fileExists, anyExists, fileErr := r.held(ctx, in.UserName)
+		failed := r.outcome(in.UserName, Outcome{Status: StatusFailed, code: exitcode.Failed})
 		var notRegular *credfile.NotRegularError
 		switch {
-		case errors.As(fileErr, &notRegular):
+		case errors.As(fileErr, &notRegular) || exitcode.Of(fileErr) == exitcode.Usage:
 			failed.Error, failed.code = fileErr.Error(), exitcode.Usage
-		case userExists && fileExists && fileErr == nil:
+		case userExists && anyExists && fileErr == nil:
 			done[i] = ids
 			continue
+		case fileErr != nil && !fileExists:
+			failed.Error = fileErr.Error()
 		case userExists && fileExists:
 			failed.Error = fmt.Sprintf("IAM user exists, and %s is not a credentials file sesmtp can read (%v)", file, fileErr)
 			failed.Next = "move " + file + " away, then " + r.rotateAdvice(in.UserName, file)
 		case userExists:
-			failed.Error = fmt.Sprintf("IAM user exists but %s does not: its password is not recoverable", file)
+			failed.Error = fmt.Sprintf("IAM user exists but %s does not hold its credentials: its password is not recoverable", where)
 			failed.Next = r.rotateAdvice(in.UserName, file)
 		case fileExists && !r.opts.Force:
 			failed.Error = (&credfile.ExistsError{Path: file}).Error()
@@ -408,13 +441,20 @@ func (r *run) classify(ctx context.Context, existing map[string]types.User) []in
 // a new key written where the batch expects it (the next run skips it), or
 // deleting the user (the next run creates it).
 func (r *run) rotateAdvice(user, file string) string {
-	format := ""
-	if r.opts.Format != credfile.CSV {
-		format = " --format " + string(r.opts.Format)
+	dest := ""
+	if file != "" {
+		dest = " --out " + file
+		if r.opts.Format != credfile.CSV {
+			dest = " --format " + string(r.opts.Format) + dest
+		}
 	}
-	return fmt.Sprintf("if the user is this sender's, 'sesmtp rotate --user %s --strategy key --region %s%s --out %s' gives it a new key "+
-		"in that file (the next run skips it), or 'sesmtp delete --user %s' lets the next run create it afresh; "+
-		"if the name belongs to someone else, choose another in the manifest", user, strings.Join(r.opts.Regions, ","), format, file, user)
+	if r.opts.StoreLocation != nil {
+		loc := r.opts.StoreLocation(user)
+		dest += fmt.Sprintf(" --store %s --store-region %s", loc.Target, loc.Region)
+	}
+	return fmt.Sprintf("if the user is this sender's, 'sesmtp rotate --user %s --strategy key --region %s%s' gives it a new key "+
+		"there (the next run skips it), or 'sesmtp delete --user %s' lets the next run create it afresh; "+
+		"if the name belongs to someone else, choose another in the manifest", user, strings.Join(r.opts.Regions, ","), dest, user)
 }
 
 // checkExisting runs recordExisting for the senders in done, as many at
@@ -426,7 +466,7 @@ func (r *run) checkExisting(ctx context.Context, done map[int][]string) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			r.recordExisting(ctx, i, FilePath(r.opts.Dir, r.opts.Format, r.inputs[i].UserName), ids)
+			r.recordExisting(ctx, i, ids)
 		})
 	}
 	wg.Wait()
@@ -434,22 +474,27 @@ func (r *run) checkExisting(ctx context.Context, done map[int][]string) {
 
 // recordExisting skips a sender whose user and file exist if the file
 // names a key the user holds; a file naming another key is stale.
-func (r *run) recordExisting(ctx context.Context, i int, file string, ids []string) {
+func (r *run) recordExisting(ctx context.Context, i int, ids []string) {
 	user := r.inputs[i].UserName
+	file, where := r.names(user)
 	for _, id := range ids {
 		held, err := provision.HoldsKey(ctx, r.c, user, id)
 		if err != nil {
-			r.record(i, Outcome{User: user, File: file, Status: StatusFailed, Error: err.Error(), code: exitcode.Failed})
+			r.record(i, r.outcome(user, Outcome{Status: StatusFailed, Error: err.Error(), code: exitcode.Failed}))
 			return
 		}
 		if held {
-			r.record(i, Outcome{User: user, AccessKeyID: id, File: file, Status: StatusSkipped})
+			r.record(i, r.outcome(user, Outcome{AccessKeyID: id, Status: StatusSkipped}))
 			return
 		}
 	}
-	r.record(i, Outcome{User: user, File: file, Status: StatusFailed, code: exitcode.Failed,
-		Error: fmt.Sprintf("%s names no access key IAM user %s holds: it is stale", file, user),
-		Next:  "move " + file + " away, then " + r.rotateAdvice(user, file)})
+	next := r.rotateAdvice(user, file)
+	if file != "" {
+		next = "move " + file + " away, then " + next
+	}
+	r.record(i, r.outcome(user, Outcome{Status: StatusFailed, code: exitcode.Failed,
+		Error: fmt.Sprintf("%s names no access key IAM user %s holds (or not the same one): it is stale", where, user),
+		Next:  next}))
 }
 
 // ensureGroups makes sure each group the senders name exists, once; the
@@ -537,14 +582,17 @@ dispatch:
 }
 
 func (r *run) createOne(ctx context.Context, in provision.CreateInput) Outcome {
-	file := FilePath(r.opts.Dir, r.opts.Format, in.UserName)
-	j, err := journal.Open(r.target(file), r.opts.Journal)
-	if err != nil {
-		return Outcome{User: in.UserName, File: file, Status: StatusFailed, Error: err.Error(), code: exitcode.Of(err)}
+	target, err := r.target(in.UserName)
+	var j *journal.Journal
+	if err == nil {
+		j, err = journal.Open(target, r.opts.Journal)
 	}
-	res, err := r.createJournaled(ctx, j, in, file)
+	if err != nil {
+		return r.outcome(in.UserName, Outcome{Status: StatusFailed, Error: err.Error(), code: exitcode.Of(err)})
+	}
+	res, err := r.createJournaled(ctx, j, in, target.Name())
 	_ = j.Close(err) // after exit 4 the marker stays, for the next run to finish the cleanup
-	o := Outcome{User: in.UserName, File: file, AccessKeyID: res.AccessKeyID, Status: StatusCreated}
+	o := r.outcome(in.UserName, Outcome{AccessKeyID: res.AccessKeyID, Status: StatusCreated})
 	if err != nil {
 		o.Error, o.code = err.Error(), exitcode.Of(err)
 		o.Status = StatusFailed

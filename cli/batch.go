@@ -37,7 +37,7 @@ func runBatch(c *cli.Context, io stdio) error {
 			return exitcode.UsageError(fmt.Errorf("--%s does not go with --from-file (names come from the manifest, files go to --out-dir)", f))
 		}
 	}
-	opts, format, err := readBatchOptions(c, io)
+	opts, stores, format, err := readBatchOptions(c, io)
 	if err != nil {
 		return err
 	}
@@ -52,6 +52,9 @@ func runBatch(c *cli.Context, io stdio) error {
 	awsOpts.Adaptive, awsOpts.MaxAttempts = true, batchMaxAttempts
 	client, err := iamClient(c.Context, awsOpts)
 	if err != nil {
+		return err
+	}
+	if err := stores.bind(c.Context, c, io, &opts); err != nil {
 		return err
 	}
 	if opts.Verify, err = verifyHook(c, io, client, manifestNarrowing(opts.Senders)); err != nil {
@@ -80,7 +83,20 @@ func runBatch(c *cli.Context, io stdio) error {
 	return sum.Err()
 }
 
-func readBatchOptions(c *cli.Context, io stdio) (batch.Options, string, error) {
+func readBatchOptions(c *cli.Context, io stdio) (batch.Options, batchStores, string, error) {
+	opts, format, err := readBatchFlags(c, io)
+	if err != nil {
+		return opts, nil, "", err
+	}
+	stores, err := readBatchStore(c, &opts)
+	if err != nil {
+		return opts, nil, "", err
+	}
+	_, err = batch.Prepare(opts) // every problem now, before any IAM call
+	return opts, stores, format, err
+}
+
+func readBatchFlags(c *cli.Context, io stdio) (batch.Options, string, error) {
 	var opts batch.Options
 	format, err := outputFormat(c)
 	if err != nil {
@@ -133,8 +149,7 @@ func readBatchOptions(c *cli.Context, io stdio) (batch.Options, string, error) {
 	}
 	opts.PolicyName, opts.Group, opts.Concurrency = c.String(flagPolicyName), c.String(flagGroup), c.Int(flagConcurrency)
 	opts.AllowAnyGroup, opts.Warn = c.Bool(flagAllowAnyGroup), func(msg string) { fmt.Fprintln(io.err, "warning: "+msg) }
-	_, err = batch.Prepare(opts) // every problem now, before any IAM call
-	return opts, format, err
+	return opts, format, nil
 }
 
 // batchProgress shows a bar on a terminal and a line per sender
@@ -149,7 +164,11 @@ func batchProgress(io stdio, total int, opts *batch.Options) func() {
 	opts.Progress = func(done, total int, o batch.Outcome) {
 		line := fmt.Sprintf("[%d/%d] %s: %s", done, total, o.User, o.Status)
 		if o.AccessKeyID != "" && o.Status == batch.StatusCreated {
-			line += fmt.Sprintf(" (%s -> %s)", o.AccessKeyID, o.File)
+			where := o.File
+			if where == "" {
+				where = o.Store
+			}
+			line += fmt.Sprintf(" (%s -> %s)", o.AccessKeyID, where)
 		}
 		if o.Error != "" {
 			line += ": " + o.Error
@@ -161,13 +180,21 @@ func batchProgress(io stdio, total int, opts *batch.Options) func() {
 
 func printBatchSummary(io stdio, sum batch.Summary) error {
 	w := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "USER\tACCESS KEY\tFILE\tSTATUS")
+	dest := "FILE"
+	if len(sum.Outcomes) > 0 && sum.Outcomes[0].File == "" && sum.Outcomes[0].Store != "" {
+		dest = "STORE"
+	}
+	fmt.Fprintf(w, "USER\tACCESS KEY\t%s\tSTATUS\n", dest)
 	for _, o := range sum.Outcomes {
 		key := o.AccessKeyID
 		if key == "" {
 			key = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.User, key, o.File, o.Status)
+		where := o.File
+		if where == "" {
+			where = o.Store
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.User, key, where, o.Status)
 	}
 	if err := w.Flush(); err != nil {
 		return err

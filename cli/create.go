@@ -51,6 +51,7 @@ func createCommand(io stdio) *cli.Command {
 	}
 	flags = append(flags, senderPolicyFlags()...)
 	flags = append(flags, fileFlags()...)
+	flags = append(flags, storeFlags()...)
 	flags = append(flags, verifyFlags()...)
 	flags = append(flags, batchFlags()...)
 	flags = append(flags,
@@ -59,9 +60,10 @@ func createCommand(io stdio) *cli.Command {
 	)
 	flags = append(flags, awsFlags()...)
 	return &cli.Command{
-		Name:      "create",
-		Usage:     `create an SMTP user, its key and its credentials file (the console's "Create SMTP credentials")`,
-		UsageText: "sesmtp create [--user NAME] [--region R]... [--out FILE] [--format csv|json|env|postfix|url|console-csv] [options]",
+		Name:  "create",
+		Usage: `create an SMTP user, its key and its credentials file (the console's "Create SMTP credentials")`,
+		UsageText: "sesmtp create [--user NAME] [--region R]... [--out FILE] [--format csv|json|env|postfix|url|console-csv] [options]\n" +
+			"sesmtp create [--user NAME] --region R --store secretsmanager:NAME|ssm:/PATH/NAME|ssm:/PATH/ [--out FILE] [options]",
 		Description: `Does what the SES console does: checks the user name is free (iam:ListUsers),
 creates the IAM user (iam:CreateUser), gives it the sending policy (iam:PutUserPolicy,
 or group membership with --group) and an access key (iam:CreateAccessKey), derives
@@ -78,11 +80,22 @@ removes it. It never leaves an access key whose secret nobody has.
 
 The user is tagged sesmtp:managed-by=sesmtp and sesmtp:run-id=<random>.
 
+--store delivers the credentials to AWS Secrets Manager (secretsmanager:NAME, one secret
+holding JSON) or SSM Parameter Store (ssm:/PATH/NAME, one SecureString holding JSON;
+ssm:/PATH/, one SecureString per field) instead of the file, or as well with --out. The
+store gets one region's password (one --region); it is in that region unless
+--store-region. The user is tagged sesmtp:store=SPEC and sesmtp:store-region=REGION, so
+that rotate writes there and delete finds it. The key counts as delivered only once the
+store write succeeded; if it fails, the key and user are rolled back. See docs/store.md.
+
 EXAMPLES:
    sesmtp create --region eu-west-1
    sesmtp create --user billing-mailer --region eu-west-1,us-east-1 --out secrets/billing.env --format env
    sesmtp create --user app --region eu-west-1 --from-address 'noreply@example.com' --tag team=payments
-   sesmtp create --user app --region eu-west-1 --dry-run`,
+   sesmtp create --user app --region eu-west-1 --dry-run
+   sesmtp create --user billing-mailer --region eu-west-1 --store secretsmanager:prod/billing/smtp
+   sesmtp create --user wiki-mailer --region eu-west-1 --store ssm:/mediawiki/smtp/ --kms-key-id alias/smtp
+   sesmtp create --from-file senders.csv --region eu-west-1 --store 'secretsmanager:smtp/{user}/credentials'`,
 		Flags:  flags,
 		Action: func(c *cli.Context) error { return runCreate(c, io) },
 	}
@@ -100,10 +113,13 @@ func fileFlags() []cli.Flag {
 
 // fileTarget is where and how the credentials go.
 type fileTarget struct {
-	path   string
+	path   string // "" when the credentials go to a store only
 	format credfile.Format
 	force  bool
 	opts   credfile.Options
+	// store, if set, is the secret store the credentials go to as well
+	// (or instead, when path is "").
+	store *storeTarget
 }
 
 // fileFormat reads --format, --force and --include-secret-key.
@@ -131,6 +147,9 @@ func readFileTarget(c *cli.Context) (fileTarget, error) {
 	if err != nil {
 		return fileTarget{}, err
 	}
+	if c.String(flagStore) != "" && !c.IsSet(flagOut) {
+		return t, nil // no file: withStore checks the file flags
+	}
 	if err := credfile.Check(t.path, true); err != nil {
 		return fileTarget{}, exitcode.UsageError(err)
 	}
@@ -139,6 +158,9 @@ func readFileTarget(c *cli.Context) (fileTarget, error) {
 
 // checkFree fails (exit 2) if the file exists and --force was not given.
 func (t fileTarget) checkFree() error {
+	if t.path == "" {
+		return nil
+	}
 	return exitcode.UsageError(credfile.Check(t.path, t.force))
 }
 
@@ -161,8 +183,11 @@ func runCreate(c *cli.Context, io stdio) error {
 		if err := target.checkFree(); err != nil {
 			return err
 		}
-		plan = append(plan, fmt.Sprintf("write the credentials file %s (%s, mode 0600)", target.path, target.format))
-		return printPlan(io, format, planOutput{Command: "create", Steps: plan, File: target.path, Format: string(target.format)})
+		if target.path != "" {
+			plan = append(plan, fmt.Sprintf("write the credentials file %s (%s, mode 0600)", target.path, target.format))
+		}
+		plan = append(plan, target.store.storePlan(in.UserName)...)
+		return printPlan(io, format, planOutput{Command: "create", Steps: plan, File: target.path, Format: fileFormatName(target), Store: target.storeSpec()})
 	}
 	opts := awsOptions(c, io)
 	client, err := iamClient(c.Context, opts)
@@ -171,6 +196,14 @@ func runCreate(c *cli.Context, io stdio) error {
 	}
 	ctx, cancel := withTimeout(c)
 	defer cancel()
+	if target.store != nil {
+		if err := target.store.bind(c.Context, c, io); err != nil {
+			return err
+		}
+		if err := target.store.preflight(ctx, in.UserName); err != nil {
+			return err
+		}
+	}
 	if in.Verify, err = verifyHook(c, io, client, createdWith(c)); err != nil {
 		return err
 	}
@@ -187,7 +220,7 @@ func runCreate(c *cli.Context, io stdio) error {
 // recovery rec of what a dead run left there.
 func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *journal.Journal, rec journal.Recovery,
 	in provision.CreateInput, target fileTarget, format string) error {
-	if err := rec.RequireNoResume(target.path, false); err != nil {
+	if err := rec.RequireNoResume(target.name(), false); err != nil {
 		return err
 	}
 	if rec.Completed(provision.FlowCreate, in.UserName) {
@@ -203,7 +236,7 @@ func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 	}
 	printCreateSummary(io, res, target, in.FIPS)
 	if format == outputJSON {
-		return writeJSON(io, createOutput{CreateResult: res, File: target.path, Format: string(target.format)})
+		return writeJSON(io, createOutput{CreateResult: res, File: target.path, Format: fileFormatName(target), Store: target.storeLocation()})
 	}
 	return nil
 }
@@ -211,10 +244,10 @@ func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 // printAlreadyDelivered reports a rerun whose work an earlier run, killed
 // after delivering it, had done.
 func printAlreadyDelivered(io stdio, rec journal.Recovery, target fileTarget, verify bool, format string) error {
-	reportDelivered(io, rec, target.path, verify)
+	reportDelivered(io, rec, target, verify)
 	if format == outputJSON {
 		return writeJSON(io, createOutput{CreateResult: provision.CreateResult{UserName: rec.User, AccessKeyID: rec.KeyID, RunID: rec.Owner.RunID},
-			File: target.path, Format: string(target.format)})
+			File: target.path, Format: fileFormatName(target), Store: target.storeLocation()})
 	}
 	return nil
 }
@@ -222,8 +255,10 @@ func printAlreadyDelivered(io stdio, rec journal.Recovery, target fileTarget, ve
 // createOutput is create's --output json result. It holds no secret.
 type createOutput struct {
 	provision.CreateResult
-	File   string `json:"file"`
-	Format string `json:"format"`
+	File   string `json:"file,omitempty"`
+	Format string `json:"format,omitempty"`
+	// Store is where the credentials are stored, e.g. "secretsmanager:mail/smtp (eu-west-1)".
+	Store string `json:"store,omitempty"`
 }
 
 // planOutput is what --dry-run prints: the steps a command would take.
@@ -233,6 +268,7 @@ type planOutput struct {
 	Steps   []string `json:"steps"`
 	File    string   `json:"file,omitempty"`
 	Format  string   `json:"format,omitempty"`
+	Store   string   `json:"store,omitempty"`
 }
 
 // printPlan prints a dry run's plan: a step a line, or with --output json
@@ -297,6 +333,13 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 	if !c.IsSet(flagUser) {
 		user = io.now().UTC().Format(defaultUserLayout)
 	}
+	s, err := readStore(c, c.String(flagStore), regions, user)
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
+	if err := target.withStore(c, s); err != nil {
+		return in, fileTarget{}, "", err
+	}
 	boundary, err := configuredBoundary(c)
 	if err != nil {
 		return in, fileTarget{}, "", err
@@ -309,6 +352,7 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 		UserName: user, Path: path, Tags: tags, PermissionsBoundary: boundary,
 		Policy: doc, PolicyName: c.String(flagPolicyName), Group: c.String(flagGroup), Regions: regions, FIPS: c.Bool(flagFIPS),
 		AllowAnyGroup: c.Bool(flagAllowAnyGroup), Warn: func(msg string) { fmt.Fprintln(io.err, "warning: "+msg) },
+		OwnTags: target.store.ownTags(nil),
 	}
 	return in, target, format, in.Validate()
 }
@@ -327,10 +371,19 @@ func printCreateSummary(io stdio, res provision.CreateResult, target fileTarget,
 	} else {
 		fmt.Fprintf(w, "  access:        inline policy %s\n", res.PolicyName)
 	}
-	if target.path == credfile.Stdout {
+	switch target.path {
+	case credfile.Stdout:
 		fmt.Fprintln(w, "  credentials:   written to stdout: the only copy of the password")
-	} else {
-		fmt.Fprintf(w, "  credentials:   %s (%s, mode 0600): the only copy of the password\n", target.path, target.format)
+	case "":
+	default:
+		only := ": the only copy of the password"
+		if target.store != nil {
+			only = ""
+		}
+		fmt.Fprintf(w, "  credentials:   %s (%s, mode 0600)%s\n", target.path, target.format, only)
+	}
+	printStored(io, target, res.UserName)
+	if target.path != credfile.Stdout && target.path != "" {
 		fmt.Fprintf(w, "Next: sesmtp verify --credentials %s\n", target.path)
 	}
 }

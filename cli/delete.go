@@ -22,10 +22,11 @@ func deleteCommand(io stdio) *cli.Command {
 		&cli.BoolFlag{Name: flagDryRun, Usage: "list what would be deleted, and delete nothing"},
 		outputFlag(),
 	}
+	flags = append(flags, deleteStoreFlags()...)
 	return &cli.Command{
 		Name:      "delete",
 		Usage:     "delete an SMTP user and everything IAM requires removed first",
-		UsageText: "sesmtp delete --user NAME [--yes] [--any-user] [--dry-run] [--ignore-missing]",
+		UsageText: "sesmtp delete --user NAME [--yes] [--any-user] [--dry-run] [--ignore-missing] [--delete-stored [--recovery-window-days N]]",
 		Description: `Deletes the IAM user and, first, everything IAM requires gone: access keys,
 inline policies, managed policies, group memberships, the console password (login
 profile), signing certificates, SSH public keys, service-specific credentials and MFA
@@ -39,10 +40,17 @@ deletes it anyway ('sesmtp rotate' refuses and overrides the same way).
 It asks for confirmation on a terminal; scripts pass --yes. Running it again after a
 partial failure finishes the job.
 
+Credentials the user has in a secret store (its sesmtp:store tag) stay there unless
+--delete-stored: a Secrets Manager secret is then scheduled for deletion after
+--recovery-window-days (7-30, default 30; 'aws secretsmanager restore-secret' brings it
+back until then), SSM parameters are deleted. The user goes first, then the store; without
+the flag, delete prints the command that removes the store later.
+
 EXAMPLES:
    sesmtp delete --user billing-mailer
    sesmtp delete --user billing-mailer --dry-run
-   sesmtp delete --user old-sender --yes --ignore-missing`,
+   sesmtp delete --user old-sender --yes --ignore-missing
+   sesmtp delete --user billing-mailer --yes --delete-stored --recovery-window-days 7`,
 		Flags:  append(flags, awsFlags()...),
 		Action: func(c *cli.Context) error { return runDelete(c, io) },
 	}
@@ -60,6 +68,10 @@ func runDelete(c *cli.Context, io stdio) error {
 	if err := provision.CheckName("user name", user, provision.MaxUserNameLen); err != nil {
 		return err
 	}
+	ds, err := readDeleteStored(c, io)
+	if err != nil {
+		return err
+	}
 	ask, err := confirm(c, io, "sesmtp delete will remove from IAM:")
 	if err != nil {
 		return err
@@ -70,16 +82,30 @@ func runDelete(c *cli.Context, io stdio) error {
 	}
 	ctx, cancel := withTimeout(c)
 	defer cancel()
+	stored, err := ds.find(ctx, c, client, user)
+	if err != nil {
+		return err
+	}
 	res, err := provision.Delete(ctx, client, provision.DeleteInput{
-		UserName: user, Force: anyUser(c, io), IgnoreMissing: c.Bool(flagIgnoreMissing), DryRun: c.Bool(flagDryRun), Confirm: ask,
-		Warn: warnTo(io),
+		UserName: user, Force: anyUser(c, io), IgnoreMissing: c.Bool(flagIgnoreMissing), DryRun: c.Bool(flagDryRun),
+		Confirm: ds.confirm(ask, stored), Warn: warnTo(io),
 	})
 	if err != nil {
 		return err
 	}
+	if stored != nil {
+		return finishDeleteStored(ctx, c, io, ds, stored, res, format)
+	}
 	if format == outputJSON {
 		return writeJSON(io, res)
 	}
+	printDeleteResult(io, res)
+	return nil
+}
+
+// printDeleteResult tells what delete removed (or, dry run, would).
+func printDeleteResult(io stdio, res provision.DeleteResult) {
+	user := res.UserName
 	switch {
 	case res.Missing:
 		fmt.Fprintf(io.err, "IAM user %s does not exist; nothing to delete\n", user)
@@ -94,5 +120,4 @@ func runDelete(c *cli.Context, io stdio) error {
 			fmt.Fprintln(io.err, "  removed "+r)
 		}
 	}
-	return nil
 }

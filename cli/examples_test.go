@@ -112,12 +112,13 @@ func exampleSkip(cmd string) string {
 // TestDocExamplesRun runs every sesmtp command of the README's and the
 // command pages' sh blocks as written, through sh, with `sesmtp` on PATH
 // being this test binary acting as sesmtp, against a local IAM endpoint
-// (AWS_ENDPOINT_URL_IAM) on a machine with no region configured. Each
+// (AWS_ENDPOINT_URL_IAM, and its Secrets Manager and SSM endpoints) on a
+// machine with no region configured. Each
 // example runs in a fresh directory holding exampleFixtures; the examples
 // of one document share one IAM account, in order. Each must exit 0.
 func TestDocExamplesRun(t *testing.T) {
 	docs := []string{"../README.md", "../docs/create.md", "../docs/batch.md", "../docs/rotate.md", "../docs/retire.md", "../docs/delete.md",
-		"../docs/list.md", "../docs/derive.md", "../docs/policy.md", "../docs/verify.md", "../docs/setup.md"}
+		"../docs/list.md", "../docs/derive.md", "../docs/policy.md", "../docs/verify.md", "../docs/setup.md", "../docs/store.md"}
 	ran := 0
 	for _, doc := range docs {
 		t.Run(filepath.Base(doc), func(t *testing.T) {
@@ -165,7 +166,7 @@ func exampleEnv(t *testing.T, e *iamtest.Endpoint) []string {
 		require.NoError(t, os.WriteFile(filepath.Join(bin, name), []byte(body), 0o700))
 	}
 	return append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"AWS_ENDPOINT_URL_IAM="+e.URL, "secret="+docSecret)
+		"AWS_ENDPOINT_URL_IAM="+e.URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER="+e.URL, "AWS_ENDPOINT_URL_SSM="+e.URL, "secret="+docSecret)
 }
 
 // runExample runs cmd with sh in a fresh directory and checks it exits 0.

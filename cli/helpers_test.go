@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/sesmtp/sesmtp/derive"
+	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
@@ -96,7 +97,15 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	// Store journals go to a directory of this run's, never to ~/.local/state.
+	state, err := os.MkdirTemp("", "sesmtp-state-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv(journal.EnvStateDir, state)
+	code := m.Run()
+	os.RemoveAll(state)
+	os.Exit(code)
 }
 
 // killAt returns a step hook that SIGKILLs this process at spec ("STEP#N"),

@@ -33,12 +33,12 @@ func openJournal(ctx context.Context, c *cli.Context, io stdio, client provision
 	if t.path == credfile.Stdout {
 		return journal.Stdout(io.out, t.format, t.opts), journal.Recovery{}, nil
 	}
-	j, err := journal.Open(t.file(), journalOptions(c, io))
+	j, err := journal.Open(t.journalTarget(), journalOptions(c, io))
 	if err != nil {
 		return nil, journal.Recovery{}, err
 	}
 	rec, err := j.Recover(ctx, client)
-	if s := rec.Summary(t.path); s != "" {
+	if s := rec.Summary(t.name()); s != "" {
 		fmt.Fprintln(io.err, s)
 	}
 	if err != nil {
@@ -57,14 +57,18 @@ func closeJournal(io stdio, j *journal.Journal, err error) {
 
 // reportDelivered tells that the earlier run on target, killed after its
 // delivery, had already done what this run was asked to do.
-func reportDelivered(io stdio, rec journal.Recovery, target string, verify bool) {
-	where := target + " holds"
-	if ids, _, _ := credfile.KeyIDs(target); !slices.Contains(ids, rec.KeyID) {
+func reportDelivered(io stdio, rec journal.Recovery, target fileTarget, verify bool) {
+	where := target.name() + " holds"
+	if ids, _, _ := credfile.KeyIDs(target.path); target.path != "" && !slices.Contains(ids, rec.KeyID) {
 		where = "the earlier run had written (the file has been moved or replaced since)"
 	}
 	fmt.Fprintf(io.err, "Nothing more to do: %s the credentials of IAM user %s (access key %s), delivered by the earlier run before it died.\n",
 		where, rec.User, rec.KeyID)
 	if verify {
-		fmt.Fprintf(io.err, "It may have died before --verify finished: check them with 'sesmtp verify --credentials FILE'.\n")
+		check := "sesmtp verify --credentials FILE"
+		if target.path == "" {
+			check = target.store.verifyHint()
+		}
+		fmt.Fprintf(io.err, "It may have died before --verify finished: check them with '%s'.\n", check)
 	}
 }

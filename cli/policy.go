@@ -109,6 +109,12 @@ boundary policy. Reads (Get*, List*) are allowed everywhere. See docs/security.m
 --allow-tag KEY lets operators tag new users KEY=VALUE (create --tag) besides
 sesmtp's own sesmtp:* tags; choose keys no other policy of the account trusts.
 
+--store-prefix adds what --store needs, and no more: secretsmanager:PREFIX allows
+Secrets Manager secrets whose names start with PREFIX, created only with sesmtp's tags
+and written, read or deleted only while they carry sesmtp:managed-by=sesmtp;
+ssm:/PATH/ allows SSM parameters under the path. --kms-key-id ARN adds the customer
+managed key, usable only through Secrets Manager and SSM (kms:ViaService). See docs/store.md.
+
 Without --boundary-arn: the broad policy, every IAM action sesmtp calls on every resource
 (--command narrows it to those commands: ` + strings.Join(policy.Commands(), ", ") + `). Whoever holds it can
 give any user, themselves included, any permission: it is admin-equivalent, and a
@@ -118,15 +124,17 @@ EXAMPLES:
    sesmtp policy operator --boundary-arn arn:aws:iam::123456789012:policy/sesmtp/SesmtpSenderBoundary \
        --group ses-senders --allow-tag team > sesmtp-operator.json
    aws iam create-policy --policy-name SesmtpOperator --policy-document file://sesmtp-operator.json
-   aws iam attach-role-policy --role-name mail-admin --policy-arn arn:aws:iam::123456789012:policy/SesmtpOperator`,
-		Flags: []cli.Flag{
+   aws iam attach-role-policy --role-name mail-admin --policy-arn arn:aws:iam::123456789012:policy/SesmtpOperator
+   sesmtp policy operator --boundary-arn arn:aws:iam::123456789012:policy/sesmtp/SesmtpSenderBoundary \
+       --store-prefix secretsmanager:smtp/ --store-prefix ssm:/smtp/`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: flagBoundaryARN, Usage: "the boundary policy 'sesmtp setup' created: print the bounded policy"},
 			&cli.StringFlag{Name: flagUserPath, Usage: "with --boundary-arn: the IAM path of sesmtp's users (default " + policy.DefaultUserPath + ")"},
 			&cli.StringFlag{Name: flagGroup, Usage: "with --boundary-arn: the sending group operators may add users to, spelt as IAM spells it (policy ARNs are case-sensitive; setup reads it from IAM)"},
 			&cli.StringSliceFlag{Name: flagAllowTag, Usage: "with --boundary-arn: a tag key operators may put on new users (repeatable)"},
 			&cli.StringSliceFlag{Name: flagCommand, Usage: "without --boundary-arn: only the actions these commands need"},
 			compact,
-		},
+		}, operatorStoreFlags()...),
 		Action: func(c *cli.Context) error { return runOperatorPolicy(c, io) },
 	}
 }
@@ -149,6 +157,9 @@ func runOperatorPolicy(c *cli.Context, io stdio) error {
 	if err != nil {
 		return exitcode.UsageError(err)
 	}
+	if doc, err = withStorePrefixes(c, doc, c.String(flagBoundaryARN)); err != nil {
+		return err
+	}
 	return printPolicy(c, io, doc)
 }
 
@@ -165,7 +176,11 @@ func printBroadPolicy(c *cli.Context, io stdio) error {
 			return exitcode.UsageError(fmt.Errorf("--command %q: commands that call IAM are %s", name, strings.Join(policy.Commands(), ", ")))
 		}
 	}
-	if err := printPolicy(c, io, policy.Operator(cmds...)); err != nil {
+	doc, err := withStorePrefixes(c, policy.Operator(cmds...), "")
+	if err != nil {
+		return err
+	}
+	if err := printPolicy(c, io, doc); err != nil {
 		return err
 	}
 	if len(cmds) == 0 || slices.ContainsFunc(cmds, func(c string) bool { return c != "list" }) {

@@ -33,6 +33,8 @@ type matrixCommand struct {
 	args func(e *iamtest.Endpoint, dir string) []string
 	// done reports whether IAM and dir show the command completed.
 	done func(t *testing.T, srv *iamtest.Server, dir string)
+	// faults, if set, picks the calls the matrix fails (default: all).
+	faults func(action string) bool
 }
 
 // faultKind is one way to fail the n-th call of an action.
@@ -220,14 +222,9 @@ func retiredTo(status string) func(t *testing.T, srv *iamtest.Server, dir string
 func TestFaultMatrix(t *testing.T) {
 	cases, held := 0, 0
 	for _, cmd := range matrixCommands {
-		calls := discoverCalls(t, cmd)
+		calls, nths := faulted(cmd, discoverCalls(t, cmd))
 		for i, call := range calls {
-			nth := 1
-			for _, earlier := range calls[:i] {
-				if earlier == call {
-					nth++
-				}
-			}
+			nth := nths[i]
 			for _, fk := range matrixFaults {
 				cases++
 				name := fmt.Sprintf("%s/%s#%d/%s", cmd.name, call, nth, fk.name)
@@ -271,6 +268,19 @@ func discoverCalls(t *testing.T, cmd matrixCommand) []string {
 		actions = append(actions, c.Action)
 	}
 	return actions
+}
+
+// faulted is the calls of calls the matrix fails for cmd, with the number
+// of each (a Fault's Nth): every call, or those cmd.faults picks.
+func faulted(cmd matrixCommand, calls []string) (picked []string, nth []int) {
+	seen := map[string]int{}
+	for _, call := range calls {
+		seen[call]++
+		if cmd.faults == nil || cmd.faults(call) {
+			picked, nth = append(picked, call), append(nth, seen[call])
+		}
+	}
+	return picked, nth
 }
 
 // runMatrixCase runs cmd against a server started with opts, with fault
@@ -319,8 +329,9 @@ func keyIDs(srv *iamtest.Server) map[string]bool {
 	return ids
 }
 
-// assertKeysAndFilesAgree: every key made during the run is in a file with
-// its right password, and every file's key is one IAM holds.
+// assertKeysAndFilesAgree: every key made during the run is in a file or a
+// secret store with its right password, and every file's key, and every
+// key a secret or parameter names, is one IAM holds.
 func assertKeysAndFilesAgree(t *testing.T, srv *iamtest.Server, dir string, before map[string]bool) {
 	t.Helper()
 	inFiles := map[string]string{}
@@ -335,6 +346,12 @@ func assertKeysAndFilesAgree(t *testing.T, srv *iamtest.Server, dir string, befo
 			inFiles[en.Username] = en.Password.Reveal()
 		}
 	}
+	for id, pw := range storedPasswords(t, srv) { // a secret store is as good as a file
+		if _, inFile := inFiles[id]; !inFile {
+			inFiles[id] = pw
+		}
+	}
+	assertStoresNameHeldKeys(t, srv)
 	held := map[string]bool{}
 	for _, u := range srv.Users() {
 		for _, k := range u.AccessKeys {
@@ -343,7 +360,7 @@ func assertKeysAndFilesAgree(t *testing.T, srv *iamtest.Server, dir string, befo
 				continue
 			}
 			pw, ok := inFiles[k.ID]
-			if assert.True(t, ok, "IAM holds key %s of %s whose secret is in no file", k.ID, u.Name) {
+			if assert.True(t, ok, "IAM holds key %s of %s whose secret is in no file or store", k.ID, u.Name) {
 				assert.Equal(t, derive.PasswordV4(k.SecretAccessKey, matrixRegion), pw, "the file's password is not the key's")
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/provision"
+	"github.com/sesmtp/sesmtp/store"
 )
 
 const (
@@ -38,6 +39,7 @@ func rotateCommand(io stdio) *cli.Command {
 		&cli.BoolFlag{Name: flagDryRun, Usage: "print the IAM calls the rotation would make, and change nothing"},
 	}
 	flags = append(flags, fileFlags()...)
+	flags = append(flags, storeFlags()...)
 	flags = append(flags, verifyFlags()...)
 	flags = append(flags, outputFlag())
 	return &cli.Command{
@@ -71,12 +73,19 @@ applies: a key for an administrator is not SMTP credentials); --any-user overrid
 
 File options are create's: --out, --format, --force, --include-secret-key.
 
+A user whose credentials are in a secret store (its sesmtp:store tag, set by create
+--store) gets its new ones there: a new secret version staged AWSCURRENT, or new
+parameter versions; with --out a file too. --store sends them elsewhere (the user is
+tagged with the new place; the old one keeps the retired key's, and a warning says how
+to remove it). If anything fails, the store is put back as it was. See docs/store.md.
+
 EXAMPLES:
    sesmtp rotate --user billing-mailer --strategy key --region eu-west-1 --out billing.csv
    # ... deploy billing.csv's password to every sender, then:
    sesmtp retire --user billing-mailer --if-unused-for 24h
    sesmtp rotate --user leaked-sender --strategy key --retire-now --region eu-west-1 --format env --out leaked.env
-   sesmtp rotate --user legacy-sender --region us-east-1 --yes`,
+   sesmtp rotate --user legacy-sender --region us-east-1 --yes
+   sesmtp rotate --user store-mailer --strategy key --region eu-west-1     # its tagged store gets a new version`,
 		Flags:  append(flags, awsFlags()...),
 		Action: func(c *cli.Context) error { return runRotate(c, io) },
 	}
@@ -95,8 +104,15 @@ func runRotate(c *cli.Context, io stdio) error {
 		if err := target.checkFree(); err != nil {
 			return err
 		}
-		plan = append(plan, fmt.Sprintf("the credentials file: %s (%s, mode 0600)", target.path, target.format))
-		return printPlan(io, format, planOutput{Command: "rotate --strategy " + in.Strategy, Steps: plan, File: target.path, Format: string(target.format)})
+		if target.path != "" {
+			plan = append(plan, fmt.Sprintf("the credentials file: %s (%s, mode 0600)", target.path, target.format))
+		}
+		if target.store == nil {
+			plan = append(plan, fmt.Sprintf("and the secret store IAM user %s's %s tag names, if any (iam:GetUser)", in.UserName, store.UserTagStore))
+		}
+		plan = append(plan, target.store.storePlan(in.UserName)...)
+		return printPlan(io, format, planOutput{Command: "rotate --strategy " + in.Strategy, Steps: plan, File: target.path,
+			Format: fileFormatName(target), Store: target.storeSpec()})
 	}
 	if in.Strategy == provision.StrategyRecreate {
 		if in.Confirm, err = confirmRecreate(c, io, in.UserName); err != nil {
@@ -113,12 +129,28 @@ func runRotate(c *cli.Context, io stdio) error {
 	if in.Verify, err = verifyHook(c, io, client, nil); err != nil {
 		return err
 	}
+	tags, err := resolveRotateStore(ctx, c, client, in, &target)
+	if err != nil {
+		return err
+	}
+	if target.store != nil {
+		if err := target.store.bind(c.Context, c, io); err != nil {
+			return err
+		}
+		if err := target.store.preflight(ctx, in.UserName); err != nil {
+			return err
+		}
+		in.OwnTags = target.store.ownTags(tags)
+	}
 	j, rec, err := openJournal(ctx, c, io, client, target)
 	if err != nil {
 		return err
 	}
 	err = rotateJournaled(ctx, io, client, j, rec, in, target, format)
 	closeJournal(io, j, err)
+	if err == nil && in.Strategy == provision.StrategyKey {
+		retagStore(ctx, io, client, in, target, tags)
+	}
 	return err
 }
 
@@ -131,11 +163,11 @@ func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 		flow = provision.FlowRecreate
 	}
 	resuming := flow == provision.FlowRecreate && rec.Flow == flow && strings.EqualFold(rec.User, in.UserName)
-	if err := rec.RequireNoResume(target.path, resuming); err != nil {
+	if err := rec.RequireNoResume(target.name(), resuming); err != nil {
 		return err
 	}
 	if rec.Completed(flow, in.UserName) {
-		reportDelivered(io, rec, target.path, in.Verify != nil)
+		reportDelivered(io, rec, target, in.Verify != nil)
 		return nil
 	}
 	if err := target.checkFree(); err != nil {
@@ -148,9 +180,10 @@ func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 	}
 	fmt.Fprintf(io.err, "Rotated SMTP credentials of %s (%s): new SMTP username %s; old key(s) %v %s\n",
 		res.UserName, res.Strategy, res.NewAccessKeyID, res.OldAccessKeys, res.OldKeys)
-	if target.path != credfile.Stdout {
+	if target.path != credfile.Stdout && target.path != "" {
 		fmt.Fprintf(io.err, "  credentials: %s (%s, mode 0600)\nNext: sesmtp verify --credentials %s\n", target.path, target.format, target.path)
 	}
+	printStored(io, target, in.UserName)
 	printRetireNext(io, res)
 	if format == outputJSON {
 		return writeJSON(io, res)
@@ -212,6 +245,13 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	}
 	if err := credfile.CheckRegions(target.format, regions); err != nil {
 		return in, fileTarget{}, "", exitcode.UsageError(err)
+	}
+	s, err := readStore(c, c.String(flagStore), regions, c.String(flagUser))
+	if err != nil {
+		return in, fileTarget{}, "", err
+	}
+	if err := target.withStore(c, s); err != nil {
+		return in, fileTarget{}, "", err
 	}
 	boundary, err := configuredBoundary(c)
 	if err != nil {

@@ -42,7 +42,7 @@ func verifyCommand(io stdio) *cli.Command {
 	return &cli.Command{
 		Name:  "verify",
 		Usage: "prove SMTP credentials authenticate against the SES SMTP endpoint (and, with --check-permission, that IAM lets their user send), without sending mail",
-		UsageText: "sesmtp verify [--credentials FILE] [--region R] [--wait 2m] [--endpoint HOST:PORT] [--tls starttls|implicit]\n" +
+		UsageText: "sesmtp verify [--credentials FILE | --store SPEC] [--region R] [--wait 2m] [--endpoint HOST:PORT] [--tls starttls|implicit]\n" +
 			"sesmtp verify --check-permission [--from-address A] [--identity-arn ARN] [--credentials FILE]\n" +
 			"sesmtp verify --permission-only --user NAME [--from-address A] [--identity-arn ARN]",
 		Description: `Connects to email-smtp.REGION.amazonaws.com (port 587; email-smtp-fips with --fips),
@@ -51,7 +51,9 @@ answer and QUITs. It never sends MAIL FROM, so it never sends mail. Certificates
 verified. Before connecting it warns if the host name does not resolve (--offline skips that).
 
 The credentials come from a file sesmtp wrote or the console's CSV (--credentials, any
-format; every region in it is checked unless --region picks one) or from SMTP_USERNAME
+format; every region in it is checked unless --region picks one), from a secret store
+(--store secretsmanager:NAME or ssm:/PATH/..., read as an application reads it: the
+AWSCURRENT version, the newest parameters, decrypted) or from SMTP_USERNAME
 and SMTP_PASSWORD (SMTP_HOST, if set, names the endpoint). Passwords are never taken as
 arguments. Temporary keys (ASIA...) are refused before connecting: SES's SMTP interface
 does not accept passwords derived from temporary credentials.
@@ -85,6 +87,7 @@ may not run the check.
 EXAMPLES:
    sesmtp verify --credentials credentials.csv
    sesmtp verify --credentials app.env --wait 2m
+   sesmtp verify --store secretsmanager:prod/billing/smtp --store-region eu-west-1
    SMTP_USERNAME=AKIA... SMTP_PASSWORD=... sesmtp verify --region eu-west-1
    sesmtp verify --credentials relay.json --endpoint smtp.internal:465 --tls implicit --ca-file ca.pem
    sesmtp verify --credentials credentials.csv --check-permission --from-address noreply@example.com
@@ -103,7 +106,7 @@ EXAMPLES:
 			fipsFlag(),
 			offlineFlag(),
 			outputFlag(),
-		}, permissionFlags()...), verifyAWSFlags()...),
+		}, append(verifyStoreFlags(), permissionFlags()...)...), verifyAWSFlags()...),
 		Action: func(c *cli.Context) error { return runVerify(c, io) },
 	}
 }
@@ -339,7 +342,16 @@ func verifyEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
 			return nil, err
 		}
 	}
-	entries, err := readCredentials(c)
+	var entries []credfile.Entry
+	var err error
+	if c.IsSet(flagStore) {
+		entries, err = storeEntries(c, io)
+	} else {
+		if c.IsSet(flagStoreRegion) || c.IsSet(flagStoreEndpointURL) {
+			return nil, exitcode.UsageError(errors.New("--store-region and --store-endpoint-url go with --store"))
+		}
+		entries, err = readCredentials(c)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -30,15 +30,19 @@
 // what its recorded progress means after a crash; a new kind of resource
 // gets a field in provision.Progress and a case there.
 //
-// A new delivery target (a Secrets Manager secret, an SSM parameter)
-// implements Target: Place is a local path to keep the lock and marker
-// at (for a remote store, a file under the user's state directory named
-// after the secret's ARN; the lock then guards one machine only); Deliver
-// records, before it creates anything a crash could leave, the names of
-// what it creates (a secret version's client request token, say: PutSecretValue
-// with the run id as ClientRequestToken is idempotent); Holds reads the
-// target back and reports whether it names the key id; Retract and
+// A delivery target implements Target: File (a credentials file), Store
+// (a Secrets Manager secret or SSM parameters, see package store) and Both
+// (a file and a store, delivered only when both are). Place is a local
+// path to keep the lock and marker at (for a store, a file under the
+// state directory, StorePlace: the lock then guards one machine only);
+// Deliver records, before it creates anything a crash could leave, the
+// names of what it creates (a file's temporary names; a store's writes are
+// all keyed by the access key id the journal records first); Holds reads
+// the target back and reports whether it names the key id; Retract and
 // Cleanup remove this run's delivery and leftovers, never anyone else's.
+// A Deliver that fails is taken back at once (Retract), unless it wrote
+// nothing (NotWrittenError); if that fails too, the flow keeps the key
+// (provision.PartialDeliveryError) and the next run finishes it.
 package journal
 
 import (
@@ -190,7 +194,7 @@ func (j *Journal) Deliver(ctx context.Context, creds credfile.Credentials) error
 		return j.update(func(m *Marker) { m.Leftovers = append(m.Leftovers, names...) })
 	}
 	if err := j.target.Deliver(ctx, creds, j.m.RunID, record, j.step); err != nil {
-		return err
+		return j.undoDelivery(ctx, creds.AccessKeyID, err)
 	}
 	if err := j.update(func(m *Marker) { m.Delivered = true }); err != nil {
 		return fmt.Errorf("record the delivery: %w", err)
@@ -204,6 +208,37 @@ func (j *Journal) Deliver(ctx context.Context, creds credfile.Credentials) error
 	}
 	j.step(StepFinished)
 	return nil
+}
+
+// retractTimeout bounds taking back a failed delivery, which runs after
+// Ctrl-C or --timeout too.
+const retractTimeout = 2 * time.Minute
+
+// undoDelivery takes back what a failed delivery may have written (a
+// store write whose answer was lost, the first parameters of several, a
+// file placed before a later step failed), so that no target names a key
+// the flow is about to delete. If that fails too, the target may still
+// name the key: a *provision.PartialDeliveryError tells the flow to keep
+// the key and exit 4; the marker records the retraction, so the next run
+// on the target finishes it before anything else.
+func (j *Journal) undoDelivery(ctx context.Context, id string, cause error) error {
+	var notWritten *NotWrittenError
+	if j.lock == nil || errors.As(cause, &notWritten) {
+		return cause // standard output, or nothing written: nothing to take back
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), retractTimeout)
+	defer cancel()
+	err := j.update(func(m *Marker) { m.Retracted = true })
+	if err == nil {
+		err = j.target.Cleanup(j.m)
+	}
+	if err == nil {
+		err = j.target.Retract(ctx, id)
+	}
+	if err != nil {
+		return &provision.PartialDeliveryError{Target: j.target.Name(), KeyID: id, Err: cause, RetractErr: err}
+	}
+	return cause
 }
 
 // Retract implements provision.Journal: it records the retraction, then
@@ -270,7 +305,17 @@ func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, er
 		if err != nil {
 			return rec, fmt.Errorf("an earlier run died while working on %s; cannot tell whether it delivered key %s: %w", j.target.Name(), m.KeyID, err)
 		}
-		rec.Delivered = held || m.Delivered && !m.Retracted
+		// A run that took its delivery back (a failed write, --verify)
+		// had not delivered, whatever the target still holds.
+		rec.Delivered = !m.Retracted && (held || m.Delivered)
+		if !rec.Delivered {
+			// A part of an undelivered write (the first parameters of
+			// several, a file without its store) names a key about to go.
+			if err := j.target.Retract(ctx, m.KeyID); err != nil {
+				return rec, fmt.Errorf("an earlier run (%s) died while working on %s; taking back its undelivered key %s failed (run again to retry): %w",
+					m.Owner, j.target.Name(), m.KeyID, err)
+			}
+		}
 	}
 	if err := j.target.Cleanup(m); err != nil {
 		return rec, err
@@ -328,8 +373,8 @@ func (r Recovery) RequireNoResume(target string, resuming bool) error {
 		return nil
 	}
 	return exitcode.UsageError(fmt.Errorf("%w: an earlier 'sesmtp rotate --strategy recreate --user %s' deleted the user and died before "+
-		"writing %s; run it again with --out %s to finish it (its saved configuration is kept in %s); nothing was changed",
-		ErrUnfinishedRotation, r.User, target, target, MarkerPath(target)))
+		"delivering to %s; run it again, delivering to the same place (--out, --store), to finish it (its saved configuration is kept in "+
+		"sesmtp's journal there); nothing was changed", ErrUnfinishedRotation, r.User, target))
 }
 
 // removable reports whether name is a leftover of the target at place: a

@@ -52,6 +52,9 @@ type CreateInput struct {
 	Path string
 	// Tags are added to sesmtp's own tags.
 	Tags []Tag
+	// OwnTags are more of sesmtp's own tags (sesmtp:store: where the
+	// credentials are stored), put on the user as it is created.
+	OwnTags []Tag
 	// PermissionsBoundary is a managed policy ARN, or "".
 	PermissionsBoundary string
 	// Policy is the sender policy; PolicyName names it (default
@@ -119,6 +122,9 @@ func (in *CreateInput) Validate() error {
 	}
 	if err := CheckTags(in.Tags); err != nil {
 		return err
+	}
+	if n := len(in.Tags) + len(ownTagKeys) + len(in.OwnTags); n > MaxTagsPerUser {
+		return exitcode.UsageError(fmt.Errorf("%d tags: IAM allows %d per user, and sesmtp adds %d of its own", len(in.Tags), MaxTagsPerUser, n-len(in.Tags)))
 	}
 	if in.PermissionsBoundary != "" {
 		if err := CheckPolicyARN("permissions boundary", in.PermissionsBoundary); err != nil {
@@ -272,7 +278,7 @@ func (r *createRun) createUser(ctx context.Context) error {
 		{Key: aws.String(TagManagedBy), Value: aws.String(ManagedByValue)},
 		{Key: aws.String(TagRunID), Value: aws.String(r.in.RunID)},
 	}
-	for _, t := range r.in.Tags {
+	for _, t := range append(slices.Clone(r.in.OwnTags), r.in.Tags...) {
 		tags = append(tags, types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
 	}
 	in := &iam.CreateUserInput{UserName: aws.String(r.in.UserName), Tags: tags}

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sesmtp/sesmtp/policy"
@@ -15,7 +16,7 @@ func PlanCreate(in CreateInput) ([]string, error) {
 	}
 	user := fmt.Sprintf("UserName=%s", in.UserName)
 	tags := []string{TagManagedBy + "=" + ManagedByValue, TagRunID + "=<random per run>"}
-	for _, t := range in.Tags {
+	for _, t := range append(slices.Clone(in.OwnTags), in.Tags...) {
 		tags = append(tags, t.Key+"="+t.Value)
 	}
 	create := fmt.Sprintf("iam:CreateUser %s Tags=%s", user, strings.Join(tags, ","))

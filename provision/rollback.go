@@ -112,6 +112,9 @@ func (r *createRun) rollback(ctx context.Context, cause error) error {
 		conflict.Retracted = conflict.RetractErr == nil
 		return conflict
 	}
+	if left := keepPartial(cause, fmt.Sprintf("user %q and its access key %s", r.in.UserName, r.res.AccessKeyID)); left != nil {
+		return left
+	}
 	var undone []string
 	if r.delivered {
 		if err := r.in.Journal.Retract(ctx); err != nil {

@@ -69,6 +69,9 @@ type RotateInput struct {
 	PermissionsBoundary string
 	// Warn is as in DeleteInput (recreate).
 	Warn func(string)
+	// OwnTags (recreate) are sesmtp's own tags the recreated user gets
+	// (where its credentials are stored), as in CreateInput.
+	OwnTags []Tag
 }
 
 // RotateResult says what Rotate did. It holds no secret.
@@ -309,6 +312,9 @@ func (k *keyRun) confirm(ctx context.Context) error {
 // Only the new key is deleted when its id is known and no retry may have
 // made another: a key another run made meanwhile is not this run's.
 func (k *keyRun) rollback(ctx context.Context, cause error) error {
+	if left := keepPartial(cause, fmt.Sprintf("new access key %s of user %q (the old keys stay)", k.newKey, k.in.UserName)); left != nil {
+		return left
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
 	var undone []string
@@ -443,6 +449,7 @@ func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection, go
 	created, err := Create(ctx, c, CreateInput{
 		UserName: in.UserName, Path: saved.Path, Tags: saved.Tags, PermissionsBoundary: saved.PermissionsBoundary,
 		Restore: &saved, Regions: in.Regions, FIPS: in.FIPS, Journal: in.Journal, Verify: in.Verify, Listed: true,
+		OwnTags: in.OwnTags,
 	})
 	var conflict *ConflictError
 	var unconfirmed *UnconfirmedError

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end, on a fresh machine with no AWS account: start the
 # local IAM and SMTP endpoints, create SMTP credentials, prove they
-# authenticate, then list, rotate and delete.
+# authenticate, then list, rotate and delete; then the same through a
+# Secrets Manager secret, rotated in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,11 @@ iam_pid=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
 [ -s "$work/url" ] || { echo "iam-local did not start:"; cat "$work/iam-local.log"; exit 1; }
 export AWS_ENDPOINT_URL_IAM=$(cat "$work/url")
-echo "== local IAM endpoint at $AWS_ENDPOINT_URL_IAM"
+# iam-local serves Secrets Manager and SSM Parameter Store too.
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=$AWS_ENDPOINT_URL_IAM AWS_ENDPOINT_URL_SSM=$AWS_ENDPOINT_URL_IAM
+# sesmtp's journal of store deliveries (default ~/.local/state/sesmtp) stays in the demo's directory.
+export SESMTP_STATE_DIR="$work/state"
+echo "== local IAM, Secrets Manager and SSM endpoint at $AWS_ENDPOINT_URL_IAM"
 
 # A local SES-like SMTP endpoint that accepts only v4 passwords (for eu-west-1) of
 # keys iam-local issued, over STARTTLS with a CA it generates.
@@ -59,6 +64,19 @@ run bin/sesmtp rotate --user demo-mailer --strategy key --region eu-west-1 --out
 run bin/sesmtp list
 run bin/sesmtp retire --user demo-mailer --if-unused-for 24h
 run bin/sesmtp delete --user demo-mailer --yes
+
+echo; echo "# Where applications read SMTP passwords: a Secrets Manager secret (JSON: username, password,"
+echo "# host, port, region). The IAM user is tagged with where its credentials live."
+run bin/sesmtp create --user demo-app --region eu-west-1 --store secretsmanager:demo/smtp
+echo; echo "# Read the secret back as an application does (GetSecretValue, AWSCURRENT) and authenticate with it:"
+run bin/sesmtp verify --store secretsmanager:demo/smtp --store-region eu-west-1 --endpoint "$smtp" --ca-file "$work/smtp-ca.pem"
+echo; echo "# Rotate: the same secret gets a new AWSCURRENT version (the old one becomes AWSPREVIOUS);"
+echo "# no --store needed, the user's sesmtp:store tag says where. Applications pick it up on their next read."
+run bin/sesmtp rotate --user demo-app --strategy key --region eu-west-1 \
+  --verify --smtp-endpoint "$smtp" --ca-file "$work/smtp-ca.pem"
+run bin/sesmtp verify --store secretsmanager:demo/smtp --store-region eu-west-1 --endpoint "$smtp" --ca-file "$work/smtp-ca.pem"
+echo; echo "# Remove the sender and its secret (scheduled for deletion: restorable for 7 days):"
+run bin/sesmtp delete --user demo-app --yes --delete-stored --recovery-window-days 7
 
 echo; echo "# derive computes an SMTP password locally from a secret key (read from the environment"
 echo "# or stdin, never argv). For AWS's documented example key AWS publishes BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9:"

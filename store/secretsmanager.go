@@ -72,12 +72,14 @@ func (s *secretsManagerStore) Deliver(ctx context.Context, p Payload) (Receipt, 
 		return Receipt{}, err
 	}
 	var it Item
+	r := Receipt{Target: s.target, KeyID: p.AccessKeyID}
 	if d == nil {
+		r.Attempted = true
 		it, err = s.create(ctx, p, value)
 	} else if err = s.owned(d, p.IAMUser); err == nil {
+		r.Attempted = true
 		it, err = s.putVersion(ctx, d, p.AccessKeyID, value)
 	}
-	r := Receipt{Target: s.target, KeyID: p.AccessKeyID}
 	if err != nil {
 		return r, err
 	}

@@ -82,6 +82,7 @@ func (s *ssmStore) Deliver(ctx context.Context, p Payload) (Receipt, error) {
 		}
 		found = append(found, newest)
 	}
+	r.Attempted = true
 	for i, w := range writes {
 		it, err := s.put(ctx, w, found[i], p)
 		if err != nil {

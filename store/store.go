@@ -124,6 +124,10 @@ type Receipt struct {
 	Target Target
 	KeyID  string
 	Items  []Item
+	// Attempted says Deliver got as far as a write call: after an error,
+	// something may have been written (Retract finds it). False after an
+	// error means nothing was written.
+	Attempted bool
 }
 
 // Retraction is what Retract did.

@@ -82,6 +82,7 @@ func (s *Server) Secret(name string) (Secret, bool) {
 var secretsManagerOperations = map[string]jsonOperation{
 	"CreateSecret": createSecret, "DescribeSecret": describeSecret, "PutSecretValue": putSecretValue,
 	"UpdateSecretVersionStage": updateSecretVersionStage, "DeleteSecret": deleteSecret,
+	"GetSecretValue": getSecretValue,
 }
 
 // Limits from the API reference (CreateSecret, PutSecretValue, Tag).

@@ -56,6 +56,7 @@ func (s *Server) Parameter(name string) (Parameter, bool) {
 var ssmOperations = map[string]jsonOperation{
 	"PutParameter": putParameter, "ListTagsForResource": listTagsForResource,
 	"GetParameterHistory": getParameterHistory, "DeleteParameter": deleteParameter,
+	"GetParameter": getParameter,
 }
 
 // Limits from the API reference (PutParameter, Tag, GetParameterHistory).
