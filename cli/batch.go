@@ -10,9 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesmtp/sesmtp/batch"
-	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/exitcode"
-	"github.com/sesmtp/sesmtp/provision"
 )
 
 const (
@@ -114,28 +112,15 @@ func readBatchFlags(c *cli.Context, io stdio) (batch.Options, string, error) {
 	if err != nil {
 		return opts, "", err
 	}
-	configured := ""
-	if len(c.StringSlice(flagRegion)) == 0 {
-		if configured, err = configuredRegion(c, io); err != nil {
-			return opts, "", err
-		}
-	}
-	if opts.Regions, err = smtpRegions(c, io, configured); err != nil {
+	if opts.Regions, err = credentialRegions(c, io, target.format); err != nil {
 		return opts, "", err
-	}
-	if err := credfile.CheckRegions(target.format, opts.Regions); err != nil {
-		return opts, "", exitcode.UsageError(err)
 	}
 	opts.FIPS = c.Bool(flagFIPS)
 	if c.Int(flagConcurrency) < 1 {
 		return opts, "", exitcode.UsageError(errors.New("--concurrency must be at least 1"))
 	}
-	for _, s := range c.StringSlice(flagTag) {
-		t, err := provision.ParseTag(s)
-		if err != nil {
-			return opts, "", err
-		}
-		opts.Tags = append(opts.Tags, t)
+	if opts.Tags, err = userTags(c); err != nil {
+		return opts, "", err
 	}
 	if len(c.StringSlice(flagFromAddress))+len(c.StringSlice(flagIdentityARN)) > 0 {
 		return opts, "", exitcode.UsageError(errors.New("with --from-file, from addresses and identity ARNs go in the manifest's from_address and identity_arn columns"))

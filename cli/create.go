@@ -304,30 +304,17 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 	if target.path == credfile.Stdout && format == outputJSON {
 		return in, fileTarget{}, "", exitcode.UsageError(errors.New("--out - and --output json both want stdout; write the file elsewhere"))
 	}
-	configured := ""
-	if len(c.StringSlice(flagRegion)) == 0 {
-		if configured, err = configuredRegion(c, io); err != nil {
-			return in, fileTarget{}, "", err
-		}
-	}
-	regions, err := smtpRegions(c, io, configured)
+	regions, err := credentialRegions(c, io, target.format)
 	if err != nil {
 		return in, fileTarget{}, "", err
-	}
-	if err := credfile.CheckRegions(target.format, regions); err != nil {
-		return in, fileTarget{}, "", exitcode.UsageError(err)
 	}
 	doc, err := policy.Sender(senderOptions(c))
 	if err != nil {
 		return in, fileTarget{}, "", exitcode.UsageError(err)
 	}
-	var tags []provision.Tag
-	for _, s := range c.StringSlice(flagTag) {
-		t, err := provision.ParseTag(s)
-		if err != nil {
-			return in, fileTarget{}, "", err
-		}
-		tags = append(tags, t)
+	tags, err := userTags(c)
+	if err != nil {
+		return in, fileTarget{}, "", err
 	}
 	user := c.String(flagUser)
 	if !c.IsSet(flagUser) {

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesmtp/sesmtp/awscfg"
+	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/provision"
@@ -249,4 +250,38 @@ func anyUser(c *cli.Context, io stdio) bool {
 		return true
 	}
 	return c.Bool(flagAnyUser)
+}
+
+// credentialRegions returns the regions create, rotate and a batch derive
+// passwords for: --region, or the configured region, each checked, and no
+// more than format can hold (console-csv holds one).
+func credentialRegions(c *cli.Context, io stdio, format credfile.Format) ([]string, error) {
+	configured := ""
+	if len(c.StringSlice(flagRegion)) == 0 {
+		var err error
+		if configured, err = configuredRegion(c, io); err != nil {
+			return nil, err
+		}
+	}
+	regions, err := smtpRegions(c, io, configured)
+	if err != nil {
+		return nil, err
+	}
+	if err := credfile.CheckRegions(format, regions); err != nil {
+		return nil, exitcode.UsageError(err)
+	}
+	return regions, nil
+}
+
+// userTags reads the repeatable --tag KEY=VALUE.
+func userTags(c *cli.Context) ([]provision.Tag, error) {
+	var tags []provision.Tag
+	for _, s := range c.StringSlice(flagTag) {
+		t, err := provision.ParseTag(s)
+		if err != nil {
+			return nil, err
+		}
+		tags = append(tags, t)
+	}
+	return tags, nil
 }

@@ -233,18 +233,9 @@ func readRotateInput(c *cli.Context, io stdio) (provision.RotateInput, fileTarge
 	if target.path == credfile.Stdout && format == outputJSON {
 		return in, fileTarget{}, "", exitcode.UsageError(errors.New("--out - and --output json both want stdout; write the file elsewhere"))
 	}
-	configured := ""
-	if len(c.StringSlice(flagRegion)) == 0 {
-		if configured, err = configuredRegion(c, io); err != nil {
-			return in, fileTarget{}, "", err
-		}
-	}
-	regions, err := smtpRegions(c, io, configured)
+	regions, err := credentialRegions(c, io, target.format)
 	if err != nil {
 		return in, fileTarget{}, "", err
-	}
-	if err := credfile.CheckRegions(target.format, regions); err != nil {
-		return in, fileTarget{}, "", exitcode.UsageError(err)
 	}
 	s, err := readStore(c, c.String(flagStore), regions, c.String(flagUser))
 	if err != nil {
