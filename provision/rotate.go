@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -193,7 +192,7 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) 
 	res.NewAccessKeyID = id
 	res.OldKeys = describeOld(mode, res.OldAccessKeys)
 	if err := finishOld(ctx, c, in.UserName, mode, old, pending); err != nil {
-		return res, err
+		return res, kr.afterDelivery(ctx, err)
 	}
 	if replaced != "" {
 		res.OldAccessKeys = append(res.OldAccessKeys, replaced)
@@ -259,13 +258,19 @@ type keyRun struct {
 }
 
 func (k *keyRun) run(ctx context.Context) (string, error) {
-	out, err := k.c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(k.in.UserName)})
+	var tries attempts
+	out, err := k.c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(k.in.UserName)}, tries.option)
 	if err != nil {
-		k.retried = !answered(err)
+		// An answered error of a call sent once made no key: there is
+		// nothing to sweep, and a key another run made meanwhile is not
+		// this run's. Only a lost answer, or a retry after one, may have.
+		k.retried = tries.mayHaveTakenEffect(err)
+		if isNoSuchEntity(err) && !k.retried {
+			return "", &UserGoneError{UserName: k.in.UserName}
+		}
 		return "", awsError("CreateAccessKey", fmt.Sprintf("for user %q", k.in.UserName), err)
 	}
-	attempts, ok := retry.GetAttemptResults(out.ResultMetadata)
-	k.retried = ok && len(attempts.Results) > 1
+	k.retried = tries.retried()
 	if err := checkAccessKey(out.AccessKey); err != nil {
 		k.retried = true // a key was made, and its id may be unknown: sweep
 		if out.AccessKey != nil {
@@ -308,6 +313,20 @@ func (k *keyRun) confirm(ctx context.Context) error {
 	return err
 }
 
+// afterDelivery is the error to report when a step after the delivery
+// failed: if another process removed the new key (or the whole user)
+// meanwhile, that is the truth, and the delivery, which names a deleted
+// key, is taken back (a ConflictError, exit 1); else err.
+func (k *keyRun) afterDelivery(ctx context.Context, err error) error {
+	var conflict *ConflictError
+	if !errors.As(confirmKey(ctx, k.c, k.in.UserName, k.newKey), &conflict) {
+		return err
+	}
+	conflict.RetractErr = k.in.Journal.Retract(context.WithoutCancel(ctx))
+	conflict.Retracted = conflict.RetractErr == nil
+	return conflict
+}
+
 // rollback deletes the new key (and any stray one) and retracts the file.
 // Only the new key is deleted when its id is known and no retry may have
 // made another: a key another run made meanwhile is not this run's.
@@ -326,10 +345,12 @@ func (k *keyRun) rollback(ctx context.Context, cause error) error {
 	}
 	var stray int
 	var err error
-	if k.newKey != "" && !k.retried {
-		_, err = DeleteKeys(ctx, k.c, k.in.UserName, []string{k.newKey})
-	} else {
+	switch {
+	case k.retried:
+		// A lost answer may have made a key whose id nobody knows.
 		stray, err = deleteKeysExcept(ctx, k.c, k.in.UserName, k.keep...)
+	case k.newKey != "":
+		_, err = DeleteKeys(ctx, k.c, k.in.UserName, []string{k.newKey})
 	}
 	if err != nil {
 		return &LeftBehindError{Err: cause, UndoErr: err, Undone: undone,
