@@ -225,7 +225,6 @@ func TestAttackConcurrentCreatesSameUserOtherFiles(t *testing.T) {
 // delivered. reliability.md says this can only hit a key made "at that
 // moment"; it hits any key made since, by anyone, on a user of that name.
 func TestAttackRecoveryDeadRotateSweepsLaterKey(t *testing.T) {
-	demonstratesBreak(t, "recovery of a rotate killed before its key id was recorded deletes keys delivered later by other runs")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	srv.PutUser(consoleUser("target"))
@@ -247,6 +246,37 @@ func TestAttackRecoveryDeadRotateSweepsLaterKey(t *testing.T) {
 	res = sesmtpProcess(t, e.URL, append(slices.Clone(rotateKeyProbe), "--out", dead)...)
 	t.Logf("rerun: exit %d\n%s", res.code, res.stderr)
 	assert.Contains(t, keyIDsOfUser(srv, "target"), delivered, "the rerun's recovery deleted key %s, delivered in %s by a later run", delivered, later)
+}
+
+// TestAttackRecoveryDeadRotateKeyOutsideWindow holds: a key rotation
+// killed while its CreateAccessKey answer was in flight; the key it made
+// is then dated outside the window the run recorded (as a key another run
+// made later would be). The rerun removes no key: it exits 4 naming the
+// key and the command that removes it, and drops the dead run's record, so
+// that the run after it goes on.
+func TestAttackRecoveryDeadRotateKeyOutsideWindow(t *testing.T) {
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	srv.PutUser(consoleUser("target"))
+	out := filepath.Join(t.TempDir(), "dead.csv")
+	runKilled(t, append(slices.Clone(rotateKeyProbe), "--endpoint-url", e.URL, "--out", out), func(kill func()) {
+		srv.Inject(iamtest.Fault{Action: "CreateAccessKey", Kind: iamtest.Delay, OnPerformed: func(iamtest.Call) { kill() }})
+	})
+	srv.ClearFaults()
+	keys := keyIDsOfUser(srv, "target")
+	require.Len(t, keys, 2)
+	later := keys[1]
+	require.True(t, srv.SetKeyCreated(later, time.Now().Add(2*time.Hour)))
+
+	res := sesmtpProcess(t, e.URL, append(slices.Clone(rotateKeyProbe), "--out", out)...)
+	t.Logf("exit %d\n%s", res.code, res.stderr)
+	assert.Equal(t, exitcode.LeftBehind, res.code)
+	assert.Equal(t, keys, keyIDsOfUser(srv, "target"), "no key removed")
+	assert.Contains(t, res.stderr, "aws iam delete-access-key --user-name target --access-key-id "+later)
+	assert.NoFileExists(t, journal.MarkerPath(out))
+	res = sesmtpProcess(t, e.URL, append(slices.Clone(rotateKeyProbe), "--out", out)...)
+	assert.Equal(t, exitcode.Usage, res.code, "two keys: refused, nothing changed:\n%s", res.stderr)
+	assert.NotContains(t, res.stderr, "recovered")
 }
 
 // TestAttackRecoveryThenRefusalExit2: the rerun on a dead rotation's path

@@ -321,6 +321,15 @@ func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, er
 		return rec, err
 	}
 	rec.Recovered, err = provision.Resolve(ctx, c, m.Progress, rec.Delivered)
+	var unproven *provision.UnprovenKeysError
+	if errors.As(err, &unproven) {
+		// Reported with what to check and how to remove them; another run
+		// would find the same, so the record goes.
+		if rerr := removeMarker(j.marker); rerr != nil {
+			return rec, errors.Join(err, rerr)
+		}
+		return rec, fmt.Errorf("an earlier run (%s) died while working on %s: %w", m.Owner, j.target.Name(), err)
+	}
 	if err != nil {
 		return rec, fmt.Errorf("an earlier run (%s) died while working on %s and left IAM changes; removing them failed (run again to retry): %w",
 			m.Owner, j.target.Name(), err)
@@ -346,6 +355,9 @@ func (r Recovery) Summary(target string) string {
 	}
 	if len(r.Removed) > 0 {
 		parts = append(parts, "removed what it made and had not delivered: "+strings.Join(r.Removed, ", "))
+	}
+	if len(r.Left) > 0 {
+		parts = append(parts, "left what nothing proves was that run's: "+strings.Join(r.Left, ", "))
 	}
 	if r.Resume != nil {
 		parts = append(parts, "its rotation deleted the user; the saved configuration is kept to finish it")

@@ -124,7 +124,7 @@ func Rotate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error)
 		return RotateResult{UserName: in.UserName, Strategy: in.Strategy, Regions: in.Regions}, err
 	}
 	if in.Strategy == StrategyKey {
-		return rotateKey(ctx, c, in, insp.User.Tags)
+		return rotateKey(ctx, c, in, insp.User)
 	}
 	return recreate(ctx, c, in, insp, gone, sk)
 }
@@ -169,10 +169,10 @@ func (e *TooManyKeysError) Error() string {
 // ExitCode implements exitcode.Coder.
 func (e *TooManyKeysError) ExitCode() int { return exitcode.Usage }
 
-func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) (RotateResult, error) {
+func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, user types.User) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyKey, Regions: in.Regions}
 	mode := retireMode(in)
-	old, replaced, err := oldKeys(ctx, c, in, tags)
+	old, replaced, listedAt, err := oldKeys(ctx, c, in, user.Tags)
 	if err != nil {
 		return res, err
 	}
@@ -181,7 +181,9 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) 
 		in.Now = time.Now()
 	}
 	pending := pendingRetirement(mode, res.OldAccessKeys, in.Now)
-	if err := noteKeyRotation(in, res.OldAccessKeys, mode, pending); err != nil {
+	note := keyRotationNote{old: res.OldAccessKeys, mode: mode, pending: pending,
+		userID: aws.ToString(user.UserId), window: keyWindow(ctx, listedAt)}
+	if err := noteKeyRotation(in, note); err != nil {
 		return res, err
 	}
 	kr := &keyRun{c: c, in: in, keep: res.OldAccessKeys, replaced: replaced}
@@ -205,39 +207,52 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) 
 
 // oldKeys lists the user's keys and makes room for a new one: it refuses
 // a user with a pending retirement, and one at two keys unless
-// in.ReplaceOldest, which deletes the older (returned as replaced).
-func oldKeys(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) ([]types.AccessKeyMetadata, string, error) {
-	old, err := listKeys(ctx, c, in.UserName)
+// in.ReplaceOldest, which deletes the older (returned as replaced). It
+// returns IAM's time of the listing too.
+func oldKeys(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) ([]types.AccessKeyMetadata, string, time.Time, error) {
+	old, listedAt, err := listKeysAt(ctx, c, in.UserName)
 	if err != nil {
-		return nil, "", beforeChange(err)
+		return nil, "", listedAt, beforeChange(err)
 	}
 	if err := checkNoPendingRetirement(in.UserName, tags, old); err != nil {
-		return nil, "", err
+		return nil, "", listedAt, err
 	}
 	if len(old) < 2 {
-		return old, "", nil
+		return old, "", listedAt, nil
 	}
 	if !in.ReplaceOldest {
-		return nil, "", &TooManyKeysError{UserName: in.UserName, Keys: old}
+		return nil, "", listedAt, &TooManyKeysError{UserName: in.UserName, Keys: old}
 	}
 	oldest := slices.MinFunc(old, func(a, b types.AccessKeyMetadata) int {
 		return aws.ToTime(a.CreateDate).Compare(aws.ToTime(b.CreateDate))
 	})
 	replaced := aws.ToString(oldest.AccessKeyId)
 	if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: oldest.AccessKeyId}); err != nil {
-		return nil, "", beforeChange(awsError("DeleteAccessKey", replaced, err))
+		return nil, "", listedAt, beforeChange(awsError("DeleteAccessKey", replaced, err))
 	}
-	return slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced }), replaced, nil
+	return slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced }), replaced, listedAt, nil
+}
+
+// keyRotationNote is what a key rotation records before CreateAccessKey.
+type keyRotationNote struct {
+	old     []string
+	mode    string
+	pending *Retirement
+	userID  string
+	window  *Window
 }
 
 // noteKeyRotation records, before CreateAccessKey, the old keys (a
 // recovery removes only a key that is not one of these, and retires or
-// records only these), what becomes of them, and the record to write.
-func noteKeyRotation(in RotateInput, old []string, mode string, pending *Retirement) error {
+// records only these), what becomes of them, the record to write, and
+// which user and when (a recovery that does not learn the new key's id
+// removes only a key of that very user made within that window).
+func noteKeyRotation(in RotateInput, n keyRotationNote) error {
 	err := in.Journal.Note(func(p *Progress) {
-		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID, p.RetireTag = FlowRotateKey, in.UserName, old, mode, "", ""
-		if pending != nil {
-			p.RetireTag = pending.Value()
+		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID, p.RetireTag = FlowRotateKey, in.UserName, n.old, n.mode, "", ""
+		p.UserID, p.KeyWindow = n.userID, n.window
+		if n.pending != nil {
+			p.RetireTag = n.pending.Value()
 		}
 	})
 	if err != nil {
