@@ -369,7 +369,7 @@ func TestAttackRotateReplaceOldestKilledAfterDelete(t *testing.T) {
 
 // forgedMarker writes a marker at out's place as someone else would: with
 // flow, user and what else, owned by nobody (uid 65534) when the test
-// runs as root.
+// runs as root, else writable by everyone (mode 0666): either is refused.
 func forgedMarker(t *testing.T, out string, fields map[string]any) {
 	t.Helper()
 	m := map[string]any{"version": 2, "run_id": "forged", "owner": map[string]any{"pid": 1, "host": "elsewhere"}}
@@ -382,6 +382,8 @@ func forgedMarker(t *testing.T, out string, fields map[string]any) {
 	require.NoError(t, os.WriteFile(path, data, 0o644))
 	if os.Geteuid() == 0 {
 		require.NoError(t, os.Chown(path, 65534, 65534))
+	} else {
+		require.NoError(t, os.Chmod(path, 0o666))
 	}
 }
 
@@ -394,7 +396,6 @@ func forgedMarker(t *testing.T, out string, fields map[string]any) {
 // The marker is not the operator's (another uid, mode 0644), and no run of
 // theirs ever wrote it.
 func TestAttackTamperForgedMarker(t *testing.T) {
-	demonstratesBreak(t, "recovery trusts any .FILE.pending, whoever wrote it: a forged marker deletes any user's keys or user")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	dir := t.TempDir()
@@ -463,49 +464,38 @@ func TestAttackTamperMarkerGarbageAndSymlinks(t *testing.T) {
 }
 
 // TestAttackTamperMarkerFIFO: a FIFO planted as .FILE.pending, or as the
-// marker's temporary .FILE.pending.tmp. sesmtp opens the first for reading
-// and the second for writing; opening a FIFO blocks until the other end is
-// opened: the run hangs (before its first IAM change), and --timeout does
-// not end a blocked open(2). The test is the other end: its own blocking
-// open returns only if sesmtp opened the FIFO, and it then lets sesmtp go on.
+// marker's temporary .FILE.pending.tmp. Opening a FIFO blocks until its
+// other end is opened, and --timeout does not end a blocked open(2): a run
+// that opened it would hang before its first IAM change. sesmtp looks
+// before it opens (and opens without blocking): it refuses the FIFO at
+// once (exit 2, no IAM call) and leaves it where it is. The test holds no
+// end of the FIFO, so a run that opened it would hang until the test's
+// guard kills it. (The first version of this test had a goroutine open
+// the other end and report success; releasing that goroutine after the run
+// made it report success too, so it could not pass.)
 func TestAttackTamperMarkerFIFO(t *testing.T) {
-	demonstratesBreak(t, "a FIFO as .FILE.pending or .FILE.pending.tmp hangs sesmtp (open(2) of a FIFO blocks; --timeout does not apply)")
 	e := iamtest.Start(t)
 	for _, tc := range []struct {
-		name     string
-		fifo     func(out string) string
-		ourFlags int // the end the test opens: the other one than sesmtp's
+		name string
+		fifo func(out string) string
 	}{
-		{"marker", journal.MarkerPath, os.O_WRONLY},
-		{"marker temp", func(out string) string { return journal.MarkerPath(out) + ".tmp" }, os.O_RDONLY},
+		{"marker", journal.MarkerPath},
+		{"marker temp", func(out string) string { return journal.MarkerPath(out) + ".tmp" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "x.csv")
 			fifo := tc.fifo(out)
 			require.NoError(t, syscall.Mkfifo(fifo, 0o600))
-			opened := make(chan bool, 1)
-			go func() {
-				f, err := os.OpenFile(fifo, tc.ourFlags, 0) // blocks until sesmtp opens the other end
-				opened <- err == nil
-				if err == nil {
-					if tc.ourFlags == os.O_WRONLY {
-						_, _ = f.WriteString("{}")
-					}
-					_ = f.Close()
-				}
-			}()
 			res := sesmtpProcess(t, e.URL, "create", "--user", "x", "--region", matrixRegion, "--out", out)
-			// Release our end if sesmtp never opened the FIFO.
-			other := os.O_RDONLY
-			if tc.ourFlags == os.O_RDONLY {
-				other = os.O_RDWR // never blocks, never fails on a FIFO
-			}
-			if f, err := os.OpenFile(fifo, other|syscall.O_NONBLOCK, 0); err == nil {
-				_ = f.Close()
-			}
-			wasOpened := <-opened
 			t.Logf("exit %d\n%s", res.code, res.stderr)
-			assert.False(t, wasOpened, "sesmtp opened the FIFO %s and blocked until the test opened its other end", fifo)
+			assert.Equal(t, exitcode.Usage, res.code, "refused at once, not hung")
+			assert.Contains(t, res.stderr, fifo+" is a FIFO")
+			info, err := os.Lstat(fifo)
+			if assert.NoError(t, err) {
+				assert.NotZero(t, info.Mode()&os.ModeNamedPipe, "the FIFO is left as it was")
+			}
+			assertCalls(t, e, "", 0)
+			assert.NoFileExists(t, out)
 		})
 	}
 }

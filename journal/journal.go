@@ -133,6 +133,12 @@ func Open(target Target, opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range []string{MarkerPath(place), tempPath(MarkerPath(place))} {
+		if _, err := checkTrusted(p); err != nil {
+			_ = l.release()
+			return nil, err
+		}
+	}
 	j := &Journal{target: target, opts: opts, lock: l, marker: MarkerPath(place), mu: make(chan struct{}, 1),
 		m: Marker{Version: markerVersion, RunID: runID, Owner: owner}}
 	return j, nil
