@@ -139,4 +139,3 @@ func (l *lock) release() error {
 	}
 	return err
 }
-
