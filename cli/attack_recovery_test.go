@@ -362,8 +362,8 @@ func TestAttackRotateReplaceOldestKilledAfterDelete(t *testing.T) {
 	require.Equal(t, exitcode.OK, res.code, res.stderr)
 	assert.Equal(t, []string{"AKIASECONDKEY0000001", fileKey(t, out)}, keyIDsOfUser(srv, "target"))
 	got, _ := srv.User("target")
-	require.Len(t, tagsNamed(got, provision.TagRetire), 1)
-	assert.True(t, strings.HasPrefix(tagsNamed(got, provision.TagRetire)[0].Value, "AKIASECONDKEY0000001@"))
+	require.Len(t, retireTags(got), 1)
+	assert.True(t, strings.HasPrefix(retireTags(got)[0].Value, "AKIASECONDKEY0000001@"))
 	assert.NoFileExists(t, journal.MarkerPath(out))
 }
 
@@ -591,7 +591,6 @@ func retirePair(tag func(old, new string) string) iamtest.User {
 // about to retire is the user's newest, created after the retirement's
 // own "since" time.
 func TestAttackRetireTagNamesTheNewKey(t *testing.T) {
-	demonstratesBreak(t, "retire deactivates, then deletes, the new key when the sesmtp:retire tag names it")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	u := retirePair(func(_, newKey string) string { return newKey + "@2026-11-20T12:00:00Z" })
@@ -642,33 +641,48 @@ func TestAttackRetireTagHostile(t *testing.T) {
 	}
 }
 
-// TestAttackRetireClockBehind: the deactivation is recorded with the clock
-// of the machine that ran it. A machine ten days behind deactivates (the
-// tag says deactivated ten days ago); a correct machine runs 'retire
-// --grace 7d' a minute later and deletes the key at once: the grace that
-// lets an operator reactivate a key for a forgotten sender is gone. (A
-// clock behind on the deleting machine only waits longer: that holds.)
+// TestAttackRetireClockBehind: the deactivation used to be recorded with
+// the clock of the machine that ran it. A machine ten days behind
+// deactivated (the tag said ten days ago), and a correct machine running
+// 'retire --grace 7d' a minute later deleted the key at once: the grace
+// that lets an operator reactivate a key for a forgotten sender was gone.
+// Times are IAM's now (the Date of its answers): neither a machine behind
+// when it deactivates nor one ahead when it deletes shortens the grace.
 func TestAttackRetireClockBehind(t *testing.T) {
-	demonstratesBreak(t, "retire --grace trusts the deactivating machine's clock: a clock behind lets the next run delete at once")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	srv.PutUser(pendingUser("target", ""))
+	iamClock(e, fixedNow)
 	res := runCLIAt(t, fixedNow.Add(-10*24*time.Hour), false, "", retireArgs(e, "--user", "target")...)
 	require.Equal(t, exitcode.OK, res.code, res.stderr)
-	res = runCLIAt(t, fixedNow.Add(time.Minute), false, "", retireArgs(e, "--user", "target", "--grace", "7d", "--yes")...)
-	t.Logf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
-	assert.Len(t, keyIDsOfUser(srv, "target"), 2, "the old key was deleted a minute after its deactivation, inside --grace 7d")
+	got, _ := srv.User("target")
+	assert.Contains(t, retireTags(got)[0].Value, "/deactivated@"+fixedNow.Format(time.RFC3339), "IAM's time, not the machine's")
+	for _, local := range []time.Time{fixedNow.Add(time.Minute), fixedNow.Add(10 * 24 * time.Hour)} {
+		iamClock(e, fixedNow.Add(time.Minute))
+		res = runCLIAt(t, local, false, "", retireArgs(e, "--user", "target", "--grace", "7d", "--yes")...)
+		t.Logf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
+		assert.Equal(t, exitcode.OK, res.code)
+		assert.Contains(t, res.stdout, "waiting for its grace")
+		assert.Len(t, keyIDsOfUser(srv, "target"), 2, "the old key was deleted a minute after its deactivation, inside --grace 7d (local clock %s)", local)
+	}
+	iamClock(e, fixedNow.Add(7*24*time.Hour))
+	res = runCLIAt(t, fixedNow.Add(-time.Hour), false, "", retireArgs(e, "--user", "target", "--grace", "7d", "--yes")...)
+	require.Equal(t, exitcode.OK, res.code, res.stderr)
+	assert.Len(t, keyIDsOfUser(srv, "target"), 1, "after the grace by IAM's clock, whatever the machine's: deleted")
 }
 
-// TestAttackRetireClockBackwards holds: a clock that goes backwards after
-// the deactivation only makes the next run wait.
+// TestAttackRetireClockBackwards holds: a deactivation recorded in the
+// future of IAM's clock (an edited tag, or IAM's clock read back) only
+// makes the next run wait.
 func TestAttackRetireClockBackwards(t *testing.T) {
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	srv.PutUser(pendingUser("target", ""))
+	iamClock(e, fixedNow)
 	res := runCLIAt(t, fixedNow, false, "", retireArgs(e, "--user", "target")...)
 	require.Equal(t, exitcode.OK, res.code, res.stderr)
-	res = runCLIAt(t, fixedNow.Add(-time.Hour), false, "", retireArgs(e, "--user", "target", "--yes")...)
+	iamClock(e, fixedNow.Add(-time.Hour))
+	res = runCLIAt(t, fixedNow.Add(24*time.Hour), false, "", retireArgs(e, "--user", "target", "--yes")...)
 	assert.Equal(t, exitcode.OK, res.code, res.stderr)
 	assert.Len(t, keyIDsOfUser(srv, "target"), 2, "waiting, nothing deleted")
 }
@@ -682,7 +696,6 @@ func TestAttackRetireClockBackwards(t *testing.T) {
 // as a reproduction. A per-key tag key, sesmtp:retire:KEYID, would make
 // the UntagUser remove only its own record.)
 func TestAttackConcurrentRetireUntagVsRotate(t *testing.T) {
-	demonstratesBreak(t, "(documented) retire's UntagUser removes the record a concurrent phase-1 rotation just wrote")
 	iamtest.Isolate(t)
 	e, srv := localServer(t)
 	srv.PutUser(deactivatedUser("target"))
@@ -697,7 +710,7 @@ func TestAttackConcurrentRetireUntagVsRotate(t *testing.T) {
 	require.Equal(t, exitcode.OK, rot.code, rot.stderr)
 	got, _ := srv.User("target")
 	require.Len(t, got.AccessKeys, 2)
-	assert.Len(t, tagsNamed(got, provision.TagRetire), 1, "the rotation's record of its old key is gone")
+	assert.Len(t, retireTags(got), 1, "the rotation's record of its old key is gone")
 }
 
 // TestAttackConcurrentDeleteAfterRotateMadeKey: 'sesmtp delete' of the
@@ -861,7 +874,7 @@ func TestAttackRetireKilledAfterDeactivateThenOtherCommands(t *testing.T) {
 	assert.Equal(t, "Inactive", got.AccessKeys[0].Status)
 	assert.Equal(t, newKey, got.AccessKeys[1].ID)
 	assert.Equal(t, "Active", got.AccessKeys[1].Status)
-	assert.Contains(t, tagsNamed(got, provision.TagRetire)[0].Value, "/deactivated@")
+	assert.Contains(t, retireTags(got)[0].Value, "/deactivated@")
 }
 
 // TestAttackRecoveryRerunOtherFormat: a create killed after delivering a

@@ -74,12 +74,13 @@ func getUser(ctx context.Context, c IAMAPI, user string) (*types.User, error) {
 
 // listKeys calls ListAccessKeys and checks that every key has an id.
 func listKeys(ctx context.Context, c IAMAPI, user string) ([]types.AccessKeyMetadata, error) {
-	keys, _, err := listKeysAt(ctx, c, user)
+	keys, _, err := listKeysAt(ctx, c, user, time.Now())
 	return keys, err
 }
 
-// listKeysAt is listKeys, with IAM's time of its answer (iamTime).
-func listKeysAt(ctx context.Context, c IAMAPI, user string) ([]types.AccessKeyMetadata, time.Time, error) {
+// listKeysAt is listKeys, with IAM's time of its answer (iamTime; fallback
+// when it carries none).
+func listKeysAt(ctx context.Context, c IAMAPI, user string, fallback time.Time) ([]types.AccessKeyMetadata, time.Time, error) {
 	out, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	if err != nil {
 		return nil, time.Time{}, awsError("ListAccessKeys", fmt.Sprintf("of user %q", user), err)
@@ -89,7 +90,7 @@ func listKeysAt(ctx context.Context, c IAMAPI, user string) ([]types.AccessKeyMe
 			return nil, time.Time{}, missing("ListAccessKeys", "AccessKeyMetadata.AccessKeyId")
 		}
 	}
-	return out.AccessKeyMetadata, iamTime(out.ResultMetadata, time.Now()), nil
+	return out.AccessKeyMetadata, iamTime(out.ResultMetadata, fallback), nil
 }
 
 func keyIDsOf(keys []types.AccessKeyMetadata) []string {

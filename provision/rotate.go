@@ -55,7 +55,9 @@ type RotateInput struct {
 	// RetireNow (key strategy) deletes the old key as soon as the new one
 	// is delivered: the one-step rotation, for a key that must go now.
 	RetireNow bool
-	// Now is when the rotation begins, recorded in TagRetire; zero: time.Now().
+	// Now is when the rotation begins, recorded in TagRetire, if IAM's
+	// answer carries no time of its own (IAM's clock, its Date header, is
+	// what is recorded); zero: time.Now().
 	Now time.Time
 	// Force rotates a user that holds more than an SMTP user (AnyUserFlag);
 	// without it both strategies refuse one, as Delete does.
@@ -172,15 +174,15 @@ func (e *TooManyKeysError) ExitCode() int { return exitcode.Usage }
 func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, user types.User) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyKey, Regions: in.Regions}
 	mode := retireMode(in)
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
 	old, replaced, listedAt, err := oldKeys(ctx, c, in, user.Tags)
 	if err != nil {
 		return res, err
 	}
 	res.OldAccessKeys = keyIDsOf(old)
-	if in.Now.IsZero() {
-		in.Now = time.Now()
-	}
-	pending := pendingRetirement(mode, res.OldAccessKeys, in.Now)
+	pending := pendingRetirement(mode, res.OldAccessKeys, listedAt)
 	note := keyRotationNote{old: res.OldAccessKeys, mode: mode, pending: pending,
 		userID: aws.ToString(user.UserId), window: keyWindow(ctx, listedAt)}
 	if err := noteKeyRotation(in, note); err != nil {
@@ -210,7 +212,7 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, user types.User) (
 // in.ReplaceOldest, which deletes the older (returned as replaced). It
 // returns IAM's time of the listing too.
 func oldKeys(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) ([]types.AccessKeyMetadata, string, time.Time, error) {
-	old, listedAt, err := listKeysAt(ctx, c, in.UserName)
+	old, listedAt, err := listKeysAt(ctx, c, in.UserName, in.Now)
 	if err != nil {
 		return nil, "", listedAt, beforeChange(err)
 	}
