@@ -146,7 +146,7 @@ func runRotate(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
-	err = rotateJournaled(ctx, io, client, j, rec, in, target, format)
+	err = afterRecovery(rec, rotateJournaled(ctx, io, client, j, rec, in, target, format))
 	closeJournal(io, j, err)
 	if err == nil && in.Strategy == provision.StrategyKey {
 		retagStore(ctx, io, client, in, target, tags)

@@ -37,6 +37,8 @@ type Marker struct {
 	Delivered bool `json:"delivered,omitempty"`
 	// Retracted: the run itself removed its delivery (a later step failed).
 	Retracted bool `json:"retracted,omitempty"`
+	// Format is the credentials file's format, for a file target.
+	Format credfile.Format `json:"format,omitempty"`
 	// LegacyUser is version 0's user name.
 	LegacyUser string `json:"user_name,omitempty"`
 }

@@ -47,6 +47,10 @@ type Recovered struct {
 	// Resume (rotate-recreate) is the configuration to restore the user
 	// from: the dead run may have deleted it, and delivered no new key.
 	Resume *SavedConfig
+	// Withdrawn says the dead run had delivered, but IAM no longer holds
+	// its key (another process deleted the key or the user since): the
+	// delivery names a deleted key, and the caller takes it back.
+	Withdrawn bool
 }
 
 // Resolve finishes or undoes the work of a run that died (SIGKILL, power
@@ -64,9 +68,17 @@ func Resolve(ctx context.Context, c IAMAPI, p Progress, delivered bool) (Recover
 	var err error
 	switch {
 	case delivered:
-		rec.Kept = fmt.Sprintf("the delivered credentials of IAM user %q (access key %s)", p.User, p.KeyID)
-		if p.Flow == FlowRotateKey {
+		held, herr := HoldsKey(ctx, c, p.User, p.KeyID)
+		switch {
+		case herr != nil:
+			return rec, herr
+		case !held:
+			rec.Withdrawn = true // and a key rotation's old keys stay: the new one is gone
+		case p.Flow == FlowRotateKey:
+			rec.Kept = fmt.Sprintf("the delivered credentials of IAM user %q (access key %s)", p.User, p.KeyID)
 			rec.Finished, err = retireOld(ctx, c, p)
+		default:
+			rec.Kept = fmt.Sprintf("the delivered credentials of IAM user %q (access key %s)", p.User, p.KeyID)
 		}
 	case p.Flow == FlowRotateKey && p.User != "":
 		rec.Removed, err = removeNewKeys(ctx, c, p)

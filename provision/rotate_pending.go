@@ -174,5 +174,5 @@ func recordRetirement(ctx context.Context, c IAMAPI, user, value string) ([]stri
 	if err := tagRetirement(ctx, c, user, r); err != nil {
 		return nil, err
 	}
-	return []string{fmt.Sprintf("recorded old access key %s as pending retirement (%s)", r.AccessKeyID, TagRetire)}, nil
+	return []string{fmt.Sprintf("recorded old access key %s as pending retirement (%s)", r.AccessKeyID, r.tagKey())}, nil
 }
