@@ -303,8 +303,16 @@ func TestAttackRecoveryThenRefusalExit2(t *testing.T) {
 			c := subprocess(t, append(slices.Clone(rotateKeyProbe), "--endpoint-url", e.URL, "--out", out)...)
 			done := make(chan struct{})
 			var killedAt atomic.Uint64 // the killed call's Seq: it may be logged after the process is gone
-			c.Env = mainEnv(tc.kill(srv, func(call iamtest.Call) { killedAt.Store(call.Seq); _ = c.Process.Kill(); <-done })...)
+			var proc atomic.Pointer[os.Process]
+			c.Env = mainEnv(tc.kill(srv, func(call iamtest.Call) {
+				killedAt.Store(call.Seq)
+				if p := proc.Load(); p != nil {
+					_ = p.Kill()
+				}
+				<-done
+			})...)
 			require.NoError(t, c.Start())
+			proc.Store(c.Process)
 			_ = c.Wait()
 			close(done)
 			srv.ClearFaults()
