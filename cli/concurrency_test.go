@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,7 +39,8 @@ type concurrentRun struct {
 	// args without --profile and --endpoint-url; files are what it may write.
 	args  []string
 	files []string
-	// create says the run only creates: it must never delete a key it did not make.
+	// create says the run only creates (a create, a phase-1 key rotation):
+	// it must never delete a key it did not make.
 	create bool
 	code   int
 	stderr string
@@ -50,6 +52,11 @@ type concurrentPair struct {
 	name  string
 	setup func(t *testing.T, srv *iamtest.Server, dir string)
 	runs  func(dir string, trial int) [2]*concurrentRun
+	// startAt, if set, is an action of the first run: in odd trials the
+	// second run starts when the first makes that call, which then waits a
+	// second before IAM performs it, so that the second run can end in
+	// between (the window a concurrent run must not be hurt by).
+	startAt string
 	// check asserts what the scenario promises beyond the shared invariants.
 	check func(t *testing.T, srv *iamtest.Server, dir string, runs [2]*concurrentRun)
 }
@@ -127,6 +134,43 @@ var concurrentPairs = []concurrentPair{
 			}
 		},
 	},
+	{
+		// Two phase-1 rotations of one user, each with its own file (two
+		// operators, two CI jobs): neither deletes a key it did not make
+		// (a LimitExceeded is an answer: nothing to sweep), the old key stays.
+		name:    "two key rotations of one user, other files",
+		setup:   func(t *testing.T, srv *iamtest.Server, dir string) { srv.PutUser(consoleUser("target")) },
+		startAt: "CreateAccessKey",
+		runs: func(dir string, _ int) [2]*concurrentRun {
+			a, b := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
+			return [2]*concurrentRun{
+				{profile: "a", create: true, files: []string{a}, args: []string{"rotate", "--user", "target", "--strategy", "key", "--out", a}},
+				{profile: "b", create: true, files: []string{b}, args: []string{"rotate", "--user", "target", "--strategy", "key", "--out", b}},
+			}
+		},
+		check: func(t *testing.T, srv *iamtest.Server, dir string, runs [2]*concurrentRun) {
+			assert.Contains(t, keyIDsOfUser(srv, "target"), consoleUser("target").AccessKeys[0].ID, "phase 1 never deletes the old key")
+		},
+	},
+	{
+		// A delete of the user during a phase-1 rotation: the rotation
+		// exits 1 (or 0 if it ended first), never 4 for a user that is gone.
+		name:    "key rotation vs delete",
+		setup:   func(t *testing.T, srv *iamtest.Server, dir string) { srv.PutUser(consoleUser("target")) },
+		startAt: "CreateAccessKey",
+		runs: func(dir string, _ int) [2]*concurrentRun {
+			out := filepath.Join(dir, "rotated.csv")
+			return [2]*concurrentRun{
+				{profile: "a", files: []string{out}, args: []string{"rotate", "--user", "target", "--strategy", "key", "--out", out}},
+				{profile: "b", args: []string{"delete", "--user", "target", "--yes"}},
+			}
+		},
+		check: func(t *testing.T, srv *iamtest.Server, dir string, runs [2]*concurrentRun) {
+			if _, ok := srv.User("target"); !ok {
+				assert.NotEqual(t, exitcode.LeftBehind, runs[0].code, "nothing of the rotation can remain of a user that is gone")
+			}
+		},
+	},
 }
 
 // TestConcurrentRuns runs two sesmtp processes at once against a slow
@@ -181,16 +225,26 @@ func runConcurrentTrial(t *testing.T, pair concurrentPair, trial int) {
 	srv.Inject(iamtest.Fault{Kind: iamtest.Delay, Delay: time.Duration(30+trial%3*30) * time.Millisecond,
 		Match: func(c iamtest.Call) bool { return c.Caller == runCallers["a"].UserName }})
 	start := trial % 5
+	byAction := pair.startAt != "" && trial%2 == 1
 	second := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(second) }) }
 	var calls atomic.Int64
+	isA := func(c iamtest.Call) bool { return c.Caller == runCallers["a"].UserName }
 	srv.Inject(iamtest.Fault{Match: func(c iamtest.Call) bool {
-		if c.Caller == runCallers["a"].UserName && calls.Add(1) == int64(start) {
-			close(second)
+		if !isA(c) {
+			return false
+		}
+		if n := calls.Add(1); byAction && c.Action == pair.startAt || !byAction && n == int64(start) {
+			release()
 		}
 		return false
 	}})
-	if start == 0 {
-		close(second)
+	if byAction {
+		srv.Inject(iamtest.Fault{Kind: iamtest.Delay, Delay: time.Second, Match: func(c iamtest.Call) bool { return isA(c) && c.Action == pair.startAt }})
+	}
+	if start == 0 && !byAction {
+		release()
 	}
 	done := make(chan struct{})
 	go func() {
@@ -202,13 +256,7 @@ func runConcurrentTrial(t *testing.T, pair concurrentPair, trial int) {
 		runConcurrent(t, srv.URL, runs[1])
 	}()
 	runConcurrent(t, srv.URL, runs[0])
-	if calls.Load() < int64(start) {
-		select {
-		case <-second:
-		default:
-			close(second) // the first run made fewer calls: start the second now
-		}
-	}
+	release() // the first run never made the call: start the second now
 	<-done
 	for _, r := range runs {
 		assert.NotContains(t, r.stderr, "panic", r.profile)

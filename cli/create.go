@@ -211,7 +211,7 @@ func runCreate(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
-	err = createJournaled(ctx, io, client, j, rec, in, target, format)
+	err = afterRecovery(rec, createJournaled(ctx, io, client, j, rec, in, target, format))
 	closeJournal(io, j, err)
 	return err
 }

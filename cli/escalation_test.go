@@ -133,7 +133,7 @@ var escalationFlows = []escalationFlow{
 	}, check: func(t *testing.T, a *account) {
 		u, _ := a.srv.User("m1")
 		assert.Len(t, u.AccessKeys, 2, "phase 1 leaves the old key")
-		assert.Len(t, tagsNamed(u, provision.TagRetire), 1, "and records it")
+		assert.Len(t, retireTags(u), 1, "and records it")
 	}},
 	{name: "retire --all-pending (deactivate)", args: func(a *account) []string {
 		return []string{"retire", "--endpoint-url", a.e.URL, "--all-pending", "--if-unused-for", "24h"}
@@ -146,7 +146,7 @@ var escalationFlows = []escalationFlow{
 	}, check: func(t *testing.T, a *account) {
 		u, _ := a.srv.User("m1")
 		assert.Len(t, u.AccessKeys, 1)
-		assert.Empty(t, tagsNamed(u, provision.TagRetire))
+		assert.Empty(t, retireTags(u))
 	}},
 	{name: "rotate --strategy recreate", args: func(a *account) []string {
 		return rotateUserArgs(a, "m1", "m1-new.csv", "--yes")
@@ -345,6 +345,11 @@ func escalationAttempts(t *testing.T, a *account) []escalationAttempt {
 		{"record a human's key for retirement", func(ctx context.Context) error {
 			_, err := op.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("alice"),
 				Tags: []types.Tag{{Key: aws.String(provision.TagRetire), Value: aws.String("AKIAALICE00000000001@2026-11-28T12:00:00Z")}}})
+			return err
+		}},
+		{"record a human's key for retirement in its own tag", func(ctx context.Context) error {
+			_, err := op.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("alice"),
+				Tags: []types.Tag{{Key: aws.String(provision.RetireTagKey("AKIAALICE00000000001")), Value: aws.String("AKIAALICE00000000001@2026-11-28T12:00:00Z")}}})
 			return err
 		}},
 		{"deactivate a human's key", func(ctx context.Context) error {

@@ -144,7 +144,7 @@ func subprocess(t *testing.T, args ...string) *exec.Cmd {
 func consoleUser(name string) iamtest.User {
 	return iamtest.User{Name: name,
 		InlinePolicies: map[string]string{provision.DefaultPolicyName: senderPolicyJSON},
-		AccessKeys:     []iamtest.AccessKey{{ID: "AKIA" + strings.Repeat("C", 15) + name[len(name)-1:], SecretAccessKey: "console-secret-" + name, Created: time.Now().Add(-100 * 24 * time.Hour)}}}
+		AccessKeys:     []iamtest.AccessKey{{ID: "AKIA" + strings.Repeat("C", 15) + name[len(name)-1:], SecretAccessKey: "console-secret-" + name, Created: fixedNow.Add(-100 * 24 * time.Hour)}}}
 }
 
 // resolvesAll is the resolver of every test run: every host resolves (to

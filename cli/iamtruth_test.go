@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sesmtp/sesmtp/exitcode"
-	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
 
@@ -61,7 +60,7 @@ func TestFlowsSurviveEventualConsistency(t *testing.T) {
 		}, func(t *testing.T, srv *iamtest.Server, dir string) {
 			u, _ := srv.User("target")
 			assert.Len(t, u.AccessKeys, 2, "phase 1 leaves the old key")
-			assert.Len(t, tagsNamed(u, provision.TagRetire), 1, "and records it")
+			assert.Len(t, retireTags(u), 1, "and records it")
 		}, false},
 		{"retire", func(srv *iamtest.Server, _ string) { bystander(srv); srv.PutUser(pendingUser("target", "")) }, func(dir string) []string {
 			return []string{"retire", "--user", "target", "--if-unused-for", "24h"}

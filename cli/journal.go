@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesmtp/sesmtp/credfile"
+	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/provision"
 )
@@ -48,6 +49,29 @@ func openJournal(ctx context.Context, c *cli.Context, io stdio, client provision
 	return j, rec, nil
 }
 
+// refusedAfterRecoveryError is a refusal (exit 2, "nothing attempted")
+// by a run whose recovery of a dead run's work had already changed
+// something: exit 2 would not be true, so it is exit 1, saying why.
+type refusedAfterRecoveryError struct{ err error }
+
+func (e *refusedAfterRecoveryError) Error() string {
+	return e.err.Error() + ". This run itself changed nothing, but the recovery above did (it finished or removed the earlier " +
+		"run's work), so it exits 1, not 2"
+}
+
+func (e *refusedAfterRecoveryError) Unwrap() error { return e.err }
+
+// ExitCode implements exitcode.Coder.
+func (e *refusedAfterRecoveryError) ExitCode() int { return exitcode.Failed }
+
+// afterRecovery is err as a run reports it after its recovery rec.
+func afterRecovery(rec journal.Recovery, err error) error {
+	if exitcode.Of(err) != exitcode.Usage || !rec.Changed() {
+		return err
+	}
+	return &refusedAfterRecoveryError{err: err}
+}
+
 // closeJournal ends the journaled run with its result err.
 func closeJournal(io stdio, j *journal.Journal, err error) {
 	if cerr := j.Close(err); cerr != nil {
@@ -64,6 +88,11 @@ func reportDelivered(io stdio, rec journal.Recovery, target fileTarget, verify b
 	}
 	fmt.Fprintf(io.err, "Nothing more to do: %s the credentials of IAM user %s (access key %s), delivered by the earlier run before it died.\n",
 		where, rec.User, rec.KeyID)
+	if target.path != "" && rec.Format != "" && rec.Format != target.format {
+		fmt.Fprintf(io.err, "Note: %s is in the %s format the earlier run wrote, not %s as this run asks; sesmtp never rewrites "+
+			"delivered credentials. For %s, move the file away and run 'sesmtp rotate --user %s --strategy key --format %s --out %s'.\n",
+			target.path, rec.Format, target.format, target.format, rec.User, target.format, target.path)
+	}
 	if verify {
 		check := "sesmtp verify --credentials FILE"
 		if target.path == "" {

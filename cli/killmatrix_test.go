@@ -21,6 +21,7 @@ import (
 
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/derive"
+	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 	"github.com/sesmtp/sesmtp/verify/smtptest"
 )
@@ -182,7 +183,29 @@ func init() {
 			},
 			args: func(url, dir string, _ *smtptest.Server) []string { return retireArgs(url) },
 			done: func(t *testing.T, srv *iamtest.Server, dir string) { retiredTo("")(t, srv, dir) },
+		},
+		killCommand{
+			name: "retire (delete), a record in the key's own tag",
+			setup: func(t *testing.T, srv *iamtest.Server, dir string) {
+				bystander(srv)
+				srv.PutUser(perKeyRecord(deactivatedUser("target")))
+			},
+			args: func(url, dir string, _ *smtptest.Server) []string { return retireArgs(url) },
+			done: func(t *testing.T, srv *iamtest.Server, dir string) { retiredTo("")(t, srv, dir) },
 		})
+}
+
+// perKeyRecord is u with its retirement recorded as sesmtp writes it now,
+// in its key's own tag (sesmtp:retire:KEYID), not the single tag of an
+// earlier sesmtp.
+func perKeyRecord(u iamtest.User) iamtest.User {
+	for i, tag := range u.Tags {
+		if tag.Key == provision.TagRetire {
+			r, _ := provision.ParseRetirement(tag.Value)
+			u.Tags[i].Key = provision.RetireTagKey(r.AccessKeyID)
+		}
+	}
+	return u
 }
 
 // TestKillMatrix SIGKILLs the real sesmtp binary at every step of create,

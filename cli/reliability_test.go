@@ -20,7 +20,6 @@ import (
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/journal"
-	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
 
@@ -110,8 +109,8 @@ var matrixCommands = []matrixCommand{
 			require.Len(t, u.AccessKeys, 2, "phase 1 leaves the old key")
 			assert.Equal(t, old, u.AccessKeys[0].ID)
 			assert.Equal(t, "Active", u.AccessKeys[0].Status)
-			require.Len(t, tagsNamed(u, provision.TagRetire), 1, "the old key's retirement is recorded")
-			assert.True(t, strings.HasPrefix(tagsNamed(u, provision.TagRetire)[0].Value, old+"@"))
+			require.Len(t, retireTags(u), 1, "the old key's retirement is recorded")
+			assert.True(t, strings.HasPrefix(retireTags(u)[0].Value, old+"@"))
 			assert.FileExists(t, filepath.Join(dir, "target.csv"))
 		},
 	},
@@ -197,7 +196,7 @@ func retiredTo(status string) func(t *testing.T, srv *iamtest.Server, dir string
 		t.Helper()
 		u, _ := srv.User("target")
 		newKey := pendingUser("target", "").AccessKeys[1].ID
-		record := tagsNamed(u, provision.TagRetire)
+		record := retireTags(u)
 		if status == "" {
 			require.Len(t, u.AccessKeys, 1, "the old key is deleted")
 			assert.Empty(t, record, "and its record removed")

@@ -26,7 +26,7 @@ func retireCommand(io stdio) *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: flagUser, Usage: "the IAM user whose old key to retire"},
 		&cli.StringFlag{Name: flagFromFile, Usage: "retire the old keys of the users of this manifest (create --from-file's formats: its user column)"},
-		&cli.BoolFlag{Name: flagAllPending, Usage: "retire the old key of every user under --path-prefix with a pending retirement (tag " + provision.TagRetire + ")"},
+		&cli.BoolFlag{Name: flagAllPending, Usage: "retire the old key of every user under --path-prefix with a pending retirement (tag " + provision.TagRetire + ":KEYID)"},
 		&cli.StringFlag{Name: flagPathPrefix, EnvVars: []string{envPath},
 			Usage: "with --all-pending: the IAM path to look under (default: the profile's " + configPath + "; else /sesmtp/ when a permissions boundary is configured, and every user without one)"},
 		&cli.StringFlag{Name: flagGrace, Value: "0", Usage: "delete a deactivated key only once it has been inactive this long: whole days (7d), weeks (1w) or hours (36h); 0 deletes it on the next run"},
@@ -42,7 +42,7 @@ func retireCommand(io stdio) *cli.Command {
 		Usage:     "phase 2 of a key rotation: deactivate, then delete, the old key once senders use the new one",
 		UsageText: "sesmtp retire (--user NAME | --from-file FILE | --all-pending) [--if-unused-for 24h] [--grace 7d] [--yes] [options]",
 		Description: `'sesmtp rotate --strategy key' gives a user a new key and leaves the old one active,
-recorded on the user as pending retirement (tag ` + provision.TagRetire + `=OLDKEY@TIME). Once every
+recorded on the user as pending retirement (tag ` + provision.TagRetire + `:OLDKEY=OLDKEY@TIME). Once every
 sender uses the new password, retire finishes the rotation, one step per run:
 
   1. the old key is active: it is deactivated (iam:UpdateAccessKey), and the time recorded
@@ -51,8 +51,12 @@ sender uses the new password, retire finishes the rotation, one step per run:
   2. the old key is inactive and --grace has passed since: it is deleted, and the tag
      removed. Before that, a run says when it may delete it and changes nothing.
 
+Times are IAM's, read from the Date of its answers, not this machine's clock: a machine
+whose clock is off neither records a wrong deactivation time nor shortens --grace.
+
 A run never touches a key the tag does not name (it reads the tag again just before it
-acts), nor the user's only active key. With --if-unused-for WINDOW it refuses (exit 2,
+acts), nor the user's only active key, nor the user's newest key (a tag naming the key
+the senders were moved to is refused, exit 2). With --if-unused-for WINDOW it refuses (exit 2,
 nothing changed) to deactivate an old key that iam:GetAccessKeyLastUsed shows used within
 WINDOW, saying when, for which service and in which region; IAM records a key's use with
 a delay of up to hours, so use a window of a day or more. Deletions are confirmed on a
@@ -302,7 +306,7 @@ func printRetireNext(io stdio, res provision.RotateResult) {
 	if !r.Deactivated.IsZero() {
 		state = "deactivated now"
 	}
-	fmt.Fprintf(io.err, "Old access key %s is %s; it is recorded as pending retirement (tag %s).\n", r.AccessKeyID, state, provision.TagRetire)
+	fmt.Fprintf(io.err, "Old access key %s is %s; it is recorded as pending retirement (tag %s).\n", r.AccessKeyID, state, provision.RetireTagKey(r.AccessKeyID))
 	fmt.Fprintf(io.err, "Deploy the new password to every sender, then finish the rotation with: %s --if-unused-for 24h\n",
 		strings.TrimSpace(res.Next))
 }

@@ -144,7 +144,7 @@ func assertKeepsAnActiveKey(t *testing.T, srv *iamtest.Server) {
 		}
 	}
 	assert.NotEmpty(t, active, "the user kept a working key")
-	for _, tag := range tagsNamed(u, provision.TagRetire) {
+	for _, tag := range retireTags(u) {
 		r, err := provision.ParseRetirement(tag.Value)
 		require.NoError(t, err)
 		assert.Contains(t, ids, r.AccessKeyID, "the record names a key the user holds")

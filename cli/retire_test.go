@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,7 @@ func pendingUser(name, tag string) iamtest.User {
 func TestRetireTwoPhases(t *testing.T) {
 	e := iamtest.Start(t)
 	srv := e.Local(t)
+	iamClock(e, fixedNow)
 	srv.PutUser(consoleUser("target"))
 	oldKey := consoleUser("target").AccessKeys[0].ID
 	out := filepath.Join(t.TempDir(), "new.csv")
@@ -77,6 +79,7 @@ func TestRetireTwoPhases(t *testing.T) {
 	// Two days later nothing used it: deactivated, and recorded.
 	srv.SetKeyLastUsed(oldKey, fixedNow.Add(-48*time.Hour), "ses", "eu-west-1")
 	day := fixedNow.Add(24 * time.Hour)
+	iamClock(e, day)
 	res = runCLIAt(t, day, false, "", retireArgs(e, "--user", "target", "--if-unused-for", "24h", "--grace", "7d")...)
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Regexp(t, `target\s+`+oldKey+`\s+deactivated\s+sesmtp retire --user target \(deletes from 2026-12-06 12:00 UTC\)`, res.stdout)
@@ -86,10 +89,11 @@ func TestRetireTwoPhases(t *testing.T) {
 	assert.Equal(t, "Inactive", u.AccessKeys[0].Status)
 	assert.Equal(t, newKey.ID, u.AccessKeys[1].ID)
 	assert.Equal(t, "Active", u.AccessKeys[1].Status)
-	assert.Contains(t, u.Tags, iamtest.Tag{Key: provision.TagRetire, Value: oldKey + "@2026-11-28T12:00:00Z/deactivated@2026-11-29T12:00:00Z"})
+	assert.Contains(t, u.Tags, iamtest.Tag{Key: provision.RetireTagKey(oldKey), Value: oldKey + "@2026-11-28T12:00:00Z/deactivated@2026-11-29T12:00:00Z"})
 
 	// Within the grace: nothing changes, the run says when.
 	before = snapshot(srv)
+	iamClock(e, day.Add(6*24*time.Hour))
 	res = runCLIAt(t, day.Add(6*24*time.Hour), false, "", retireArgs(e, "--user", "target", "--grace", "7d")...)
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "inactive, waiting for its grace")
@@ -98,6 +102,7 @@ func TestRetireTwoPhases(t *testing.T) {
 
 	// After it: a delete needs --yes off a terminal.
 	later := day.Add(7 * 24 * time.Hour)
+	iamClock(e, later)
 	res = runCLIAt(t, later, false, "", retireArgs(e, "--user", "target", "--grace", "7d")...)
 	assert.Equal(t, exitcode.Usage, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "pass --yes")
@@ -112,7 +117,7 @@ func TestRetireTwoPhases(t *testing.T) {
 	u, _ = srv.User("target")
 	require.Len(t, u.AccessKeys, 1)
 	assert.Equal(t, newKey.ID, u.AccessKeys[0].ID)
-	assert.Equal(t, []iamtest.Tag(nil), tagsNamed(u, provision.TagRetire), "the record is removed with the key")
+	assert.Equal(t, []iamtest.Tag(nil), retireTags(u), "the record is removed with the key")
 	assertFileHoldsKey(t, out, u.AccessKeys[0], "eu-west-1")
 
 	// Done: a rerun finds nothing, and a new rotation may begin.
@@ -121,6 +126,50 @@ func TestRetireTwoPhases(t *testing.T) {
 	assert.Contains(t, res.stdout, "nothing pending")
 	res = runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "third.csv"), "--strategy", "key")...)
 	require.Equal(t, 0, res.code, res.stderr)
+}
+
+// iamClock sets the local endpoint's clock (the Date of its answers,
+// which sesmtp records in retirement tags and measures --grace by) to now.
+// An external endpoint keeps its own.
+func iamClock(e *iamtest.Endpoint, now time.Time) {
+	if e.Server != nil {
+		e.Server.SetClock(func() time.Time { return now })
+	}
+}
+
+// assertRetireRecord checks that u records key id pending retirement in
+// its own tag (sesmtp:retire:ID) with the time of IAM's clock, which
+// iamClock set to fixedNow on the local endpoint (an external one's is
+// its own), and deactivated then too if deactivated.
+func assertRetireRecord(t *testing.T, e *iamtest.Endpoint, u iamtest.User, id string, deactivated bool) {
+	t.Helper()
+	at := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`
+	if e.Server != nil {
+		at = regexp.QuoteMeta(fixedNow.Format(time.RFC3339))
+	}
+	want := regexp.QuoteMeta(id) + "@(" + at + ")"
+	if deactivated {
+		want += "/deactivated@(" + at + ")"
+	}
+	tags := tagsNamed(u, provision.RetireTagKey(id))
+	if assert.Len(t, tags, 1, "the retirement of %s is recorded in its own tag", id) {
+		m := regexp.MustCompile("^" + want + "$").FindStringSubmatch(tags[0].Value)
+		if assert.NotNil(t, m, "tag value %q", tags[0].Value) && deactivated {
+			assert.Equal(t, m[1], m[2], "deactivated when the rotation began")
+		}
+	}
+}
+
+// retireTags are u's records of keys pending retirement: a tag of each
+// key (sesmtp:retire:KEYID), or the single sesmtp:retire earlier versions wrote.
+func retireTags(u iamtest.User) []iamtest.Tag {
+	var out []iamtest.Tag
+	for _, tag := range u.Tags {
+		if provision.IsRetireTag(tag.Key) {
+			out = append(out, tag)
+		}
+	}
+	return out
 }
 
 func tagsNamed(u iamtest.User, key string) []iamtest.Tag {
@@ -183,7 +232,7 @@ func TestRetireKeyAlreadyGone(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "already gone: record removed")
 	got, _ := srv.User("gone1")
-	assert.Empty(t, tagsNamed(got, provision.TagRetire))
+	assert.Empty(t, retireTags(got))
 	require.Len(t, got.AccessKeys, 1)
 	assert.Equal(t, u.AccessKeys[0].ID, got.AccessKeys[0].ID)
 	assert.Equal(t, "Active", got.AccessKeys[0].Status, "the new key is never touched")
@@ -324,6 +373,7 @@ func TestRetireStopsPartWay(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := iamtest.Start(t)
 			srv := e.Local(t)
+			iamClock(e, fixedNow)
 			u := pendingUser("s1", "")
 			if tt.inactive {
 				u = pendingUser("s1", u.AccessKeys[0].ID+"@2026-11-20T12:00:00Z/deactivated@2026-11-21T12:00:00Z")
@@ -341,10 +391,10 @@ func TestRetireStopsPartWay(t *testing.T) {
 			got, _ := srv.User("s1")
 			if tt.inactive {
 				assert.Len(t, got.AccessKeys, 1)
-				assert.Empty(t, tagsNamed(got, provision.TagRetire))
+				assert.Empty(t, retireTags(got))
 			} else {
 				assert.Equal(t, "Inactive", got.AccessKeys[0].Status)
-				assert.Contains(t, tagsNamed(got, provision.TagRetire)[0].Value, "/deactivated@2026-11-28T12:00:00Z")
+				assert.Contains(t, retireTags(got)[0].Value, "/deactivated@2026-11-28T12:00:00Z")
 			}
 		})
 	}
@@ -403,7 +453,7 @@ func TestRotateKeyKilledBeforeTheRecord(t *testing.T) {
 	require.Error(t, err, "killed")
 	u, _ := srv.User("target")
 	require.Len(t, u.AccessKeys, 2)
-	assert.Empty(t, tagsNamed(u, provision.TagRetire), "killed before the record")
+	assert.Empty(t, retireTags(u), "killed before the record")
 	assertFileHoldsKey(t, out, u.AccessKeys[1], "eu-west-1")
 
 	res := runCLI(t, "", args...)
@@ -412,8 +462,8 @@ func TestRotateKeyKilledBeforeTheRecord(t *testing.T) {
 	assert.Contains(t, res.stderr, "Nothing more to do")
 	got, _ := srv.User("target")
 	assert.Equal(t, u.AccessKeys, got.AccessKeys)
-	require.Len(t, tagsNamed(got, provision.TagRetire), 1)
-	assert.True(t, strings.HasPrefix(tagsNamed(got, provision.TagRetire)[0].Value, u.AccessKeys[0].ID+"@"))
+	require.Len(t, retireTags(got), 1)
+	assert.True(t, strings.HasPrefix(retireTags(got)[0].Value, u.AccessKeys[0].ID+"@"))
 }
 
 // TestRotateKeyRecordFails: phase 1 whose record cannot be written keeps
@@ -422,6 +472,7 @@ func TestRotateKeyKilledBeforeTheRecord(t *testing.T) {
 func TestRotateKeyRecordFails(t *testing.T) {
 	e := iamtest.Start(t)
 	srv := e.Local(t)
+	iamClock(e, fixedNow)
 	srv.PutUser(consoleUser("target"))
 	out := filepath.Join(t.TempDir(), "new.csv")
 	args := append(rotateArgs(e, out, "--strategy", "key"), "--max-backoff", "5ms")
@@ -430,7 +481,7 @@ func TestRotateKeyRecordFails(t *testing.T) {
 	assert.Equal(t, exitcode.LeftBehind, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "its pending retirement could not be recorded")
 	assert.Contains(t, res.stderr, "Run the same command again")
-	assert.Contains(t, res.stderr, "aws iam tag-user --user-name target --tags Key=sesmtp:retire,Value=AKIACCCCCCCCCCCCCCCt@2026-11-28T12:00:00Z")
+	assert.Contains(t, res.stderr, "aws iam tag-user --user-name target --tags Key=sesmtp:retire:AKIACCCCCCCCCCCCCCCt,Value=AKIACCCCCCCCCCCCCCCt@2026-11-28T12:00:00Z")
 	u, _ := srv.User("target")
 	require.Len(t, u.AccessKeys, 2)
 	assertFileHoldsKey(t, out, u.AccessKeys[1], "eu-west-1")
@@ -441,5 +492,5 @@ func TestRotateKeyRecordFails(t *testing.T) {
 	assert.Contains(t, res.stderr, "Nothing more to do")
 	got, _ := srv.User("target")
 	assert.Equal(t, u.AccessKeys, got.AccessKeys)
-	assert.Contains(t, got.Tags, iamtest.Tag{Key: provision.TagRetire, Value: "AKIACCCCCCCCCCCCCCCt@2026-11-28T12:00:00Z"})
+	assertRetireRecord(t, e, got, "AKIACCCCCCCCCCCCCCCt", false)
 }

@@ -56,7 +56,7 @@ the new password. If the user cannot be recreated, exit 4 prints the saved confi
 
 key is phase 1 of a rotation with no downtime: sesmtp creates a second access key, writes
 the new credentials file (and --verify checks it), and leaves the old key ACTIVE, recorded
-on the user as pending retirement (tag sesmtp:retire=OLDKEY@TIME). Deploy the new
+on the user as pending retirement (tag sesmtp:retire:OLDKEY=OLDKEY@TIME). Deploy the new
 password to every sender, then run phase 2, 'sesmtp retire --user NAME' (see its help):
 it deactivates the old key, and a later run deletes it. While a retirement is pending,
 another key rotation of the user exits 2 with the command that finishes it. IAM allows
@@ -146,7 +146,7 @@ func runRotate(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
-	err = rotateJournaled(ctx, io, client, j, rec, in, target, format)
+	err = afterRecovery(rec, rotateJournaled(ctx, io, client, j, rec, in, target, format))
 	closeJournal(io, j, err)
 	if err == nil && in.Strategy == provision.StrategyKey {
 		retagStore(ctx, io, client, in, target, tags)

@@ -21,6 +21,7 @@ func rotateArgs(e *iamtest.Endpoint, out string, extra ...string) []string {
 
 func TestRotateKey(t *testing.T) {
 	e := iamtest.Start(t)
+	iamClock(e, fixedNow)
 	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	old, _ := srv.User("target")
@@ -36,7 +37,7 @@ func TestRotateKey(t *testing.T) {
 	assert.Equal(t, "Active", u.AccessKeys[0].Status, "senders on the old password keep working")
 	assert.Equal(t, "Active", u.AccessKeys[1].Status)
 	assertFileHoldsKey(t, out, u.AccessKeys[1], "eu-west-1")
-	assert.Contains(t, u.Tags, iamtest.Tag{Key: provision.TagRetire, Value: oldKey + "@2026-11-28T12:00:00Z"}, "the retirement is recorded")
+	assertRetireRecord(t, e, u, oldKey, false)
 	assert.Equal(t, old.InlinePolicies, u.InlinePolicies, "the user is otherwise untouched")
 	assertCalls(t, e, "DeleteUser", 0, "no downtime: the user is never deleted")
 	assertCalls(t, e, "DeleteAccessKey", 0, "the old key stays")
@@ -56,6 +57,7 @@ func TestRotateKey(t *testing.T) {
 // the user no longer holds is stale and does not stop it.
 func TestRotateKeyPendingRetirement(t *testing.T) {
 	e := iamtest.Start(t)
+	iamClock(e, fixedNow)
 	srv := e.Local(t)
 	srv.PutUser(consoleUser("target"))
 	res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "a.csv"), "--strategy", "key")...)
@@ -83,7 +85,8 @@ func TestRotateKeyPendingRetirement(t *testing.T) {
 	require.Equal(t, 0, res.code, res.stderr)
 	u, _ = srv.User("target")
 	require.Len(t, u.AccessKeys, 2)
-	assert.Contains(t, u.Tags, iamtest.Tag{Key: provision.TagRetire, Value: u.AccessKeys[0].ID + "@2026-11-28T12:00:00Z"}, "the stale record is replaced")
+	assertRetireRecord(t, e, u, u.AccessKeys[0].ID, false)
+	assert.Len(t, retireTags(u), 2, "the stale record stays, for retire to remove: a rotation removes no record")
 }
 
 func TestRotateKeyRetireNow(t *testing.T) {
@@ -106,6 +109,7 @@ func TestRotateKeyRetireNow(t *testing.T) {
 
 func TestRotateKeyDeactivateOld(t *testing.T) {
 	e := iamtest.Start(t)
+	iamClock(e, fixedNow)
 	srv := e.State(t)
 	srv.PutUser(consoleUser("target"))
 	res := runCLI(t, "", rotateArgs(e, filepath.Join(t.TempDir(), "n.csv"), "--strategy", "key", "--deactivate-old", "--output", "json")...)
@@ -119,12 +123,12 @@ func TestRotateKeyDeactivateOld(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(res.stdout), &got))
 	assert.Equal(t, "deactivated, pending retirement", got.OldKeys)
 	assert.Equal(t, u.AccessKeys[1].ID, got.NewAccessKeyID)
-	assert.Contains(t, u.Tags, iamtest.Tag{Key: provision.TagRetire,
-		Value: u.AccessKeys[0].ID + "@2026-11-28T12:00:00Z/deactivated@2026-11-28T12:00:00Z"}, "recorded as a first retire would")
+	assertRetireRecord(t, e, u, u.AccessKeys[0].ID, true) // recorded as a first retire would
 }
 
 func TestRotateKeyTwoKeyLimit(t *testing.T) {
 	e := iamtest.Start(t)
+	iamClock(e, fixedNow)
 	srv := e.State(t)
 	u := consoleUser("target")
 	u.AccessKeys = append(u.AccessKeys, iamtest.AccessKey{ID: "AKIASECONDKEY0000001", SecretAccessKey: "second", Created: time.Now()})
@@ -146,7 +150,7 @@ func TestRotateKeyTwoKeyLimit(t *testing.T) {
 	require.Len(t, got.AccessKeys, 2, "the oldest made room; the other old key is pending retirement")
 	assert.Equal(t, second, got.AccessKeys[0].ID)
 	assertFileHoldsKey(t, out, got.AccessKeys[1], "eu-west-1")
-	assert.Contains(t, got.Tags, iamtest.Tag{Key: provision.TagRetire, Value: second + "@2026-11-28T12:00:00Z"})
+	assertRetireRecord(t, e, got, second, false)
 }
 
 func TestRotateKeyFailureKeepsOldKey(t *testing.T) {
@@ -222,7 +226,7 @@ func TestRotateDryRun(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--strategy", "key"}, []string{"stop if it does not exist or holds more than SMTP credentials)\n", "iam:CreateAccessKey UserName=target\n",
-			"a retirement pending in tag sesmtp:retire, or two keys: stop", "iam:TagUser UserName=target Tags=sesmtp:retire=<old key id>@<now> (the old key stays active until 'sesmtp retire --user target')\n"}},
+			"a retirement pending in tag sesmtp:retire, or two keys: stop", "iam:TagUser UserName=target Tags=sesmtp:retire:<old key id>=<old key id>@<now> (the old key stays active until 'sesmtp retire --user target')\n"}},
 		{[]string{"--strategy", "key", "--deactivate-old"}, []string{"iam:UpdateAccessKey UserName=target Status=Inactive for each old key, then iam:TagUser"}},
 		{[]string{"--strategy", "key", "--replace-oldest", "--retire-now"}, []string{"iam:DeleteAccessKey of the older first", "iam:DeleteAccessKey UserName=target for each old key\n"}},
 		{nil, []string{"then iam:DeleteUser UserName=target", "iam:CreateUser UserName=target with the same path", "stop if it does not exist or holds more than SMTP credentials"}},

@@ -173,6 +173,11 @@ type Placement struct {
 	Force               bool
 	// Step, if set, is called after each step (StepTempWritten, StepPlaced).
 	Step func(string)
+	// BeforePlace, if set, is called once Temp is complete, before it is
+	// linked into place; an error stops the write (Temp is removed). A
+	// journal records there that placing began: until then, another link
+	// to Temp is not this placement's.
+	BeforePlace func() error
 }
 
 // NewPlacement returns the placement of path whose temporary names carry
@@ -198,6 +203,12 @@ func (p Placement) Write(data []byte) error {
 		return fmt.Errorf("write %s: %w", p.Path, err)
 	}
 	p.step(StepTempWritten)
+	if p.BeforePlace != nil {
+		if err := p.BeforePlace(); err != nil {
+			_ = os.Remove(p.Temp)
+			return err
+		}
+	}
 	if err := p.place(); err != nil {
 		_ = os.Remove(p.Temp)
 		return err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/sesmtp/sesmtp/credfile"
@@ -41,15 +42,28 @@ func (f File) Deliver(_ context.Context, creds credfile.Credentials, token strin
 	}
 	p := credfile.NewPlacement(f.Path, token, f.Force)
 	p.Step = step
-	if err := record(filepath.Base(p.Temp), filepath.Base(p.Witness)); err != nil {
-		return fmt.Errorf("record the temporary names of %s: %w", f.Path, err)
+	if err := record(filepath.Base(p.Temp)); err != nil {
+		return fmt.Errorf("record the temporary name of %s: %w", f.Path, err)
+	}
+	// The witness's name, recorded once the temporary file is complete,
+	// says that placing began: only then may a second link to the
+	// temporary file be the placed file (see Holds).
+	p.BeforePlace = func() error {
+		if err := record(filepath.Base(p.Witness)); err != nil {
+			return fmt.Errorf("record the temporary names of %s: %w", f.Path, err)
+		}
+		return nil
 	}
 	return p.Write(buf.Bytes())
 }
 
+// FileFormat is the format the file is written in (recorded in the marker).
+func (f File) FileFormat() credfile.Format { return f.Format }
+
 // Holds implements Target: the file at the path names key id, or a
 // temporary name m recorded is still a second link to a file naming it
-// (so the file was put in place and has been moved since).
+// after placing began (placedTemp): the file was put in place and has
+// been moved since.
 func (f File) Holds(_ context.Context, m Marker, id string) (bool, error) {
 	ids, found, err := credfile.KeyIDs(f.Path)
 	var notRegular *credfile.NotRegularError
@@ -61,13 +75,19 @@ func (f File) Holds(_ context.Context, m Marker, id string) (bool, error) {
 	case found && slices.Contains(ids, id):
 		return true, nil
 	}
-	return f.linkedLeftover(m, id)
+	return f.placedTemp(m, id) != "", nil
 }
 
-// linkedLeftover reports whether a recorded temporary file naming id has
-// another link than the leftovers themselves: the placed file, wherever it
-// has been moved to.
-func (f File) linkedLeftover(m Marker, id string) (bool, error) {
+// placedTemp returns the recorded temporary file naming id that has
+// another link than the leftovers themselves (the placed file, wherever
+// it has been moved to), "" if none. It counts only once m records that
+// placing began (the witness's name, recorded after the temporary file
+// was complete and before it was linked): a link someone made to the
+// temporary file before (a backup job's) is not the placed file.
+func (f File) placedTemp(m Marker, id string) string {
+	if !slices.ContainsFunc(m.Leftovers, func(n string) bool { return removable(f.Path, n) && strings.HasSuffix(n, ".new") }) {
+		return ""
+	}
 	dir := filepath.Dir(f.Path)
 	var infos []os.FileInfo
 	for _, name := range m.Leftovers {
@@ -88,12 +108,31 @@ func (f File) linkedLeftover(m Marker, id string) (bool, error) {
 		if links < 2 {
 			continue
 		}
-		ids, _, err := credfile.KeyIDs(filepath.Join(dir, info.Name()))
-		if err == nil && slices.Contains(ids, id) {
-			return true, nil
+		path := filepath.Join(dir, info.Name())
+		if ids, _, err := credfile.KeyIDs(path); err == nil && slices.Contains(ids, id) {
+			return path
 		}
 	}
-	return false, nil
+	return ""
+}
+
+// Restore puts the placed file back at the path when it was moved away
+// since (Holds proved the delivery by placedTemp): it links the recorded
+// temporary file there again, so that the path holds the credentials it
+// was asked for. Anything at the path is left alone. It reports whether
+// it put the file back.
+func (f File) Restore(m Marker, id string) (bool, error) {
+	if _, err := os.Lstat(f.Path); !errors.Is(err, fs.ErrNotExist) {
+		return false, nil // the file is there, or something else is: not this run's to replace
+	}
+	temp := f.placedTemp(m, id)
+	if temp == "" {
+		return false, nil
+	}
+	if err := os.Link(temp, f.Path); err != nil {
+		return false, fmt.Errorf("put the earlier run's credentials back at %s: %w", f.Path, err)
+	}
+	return true, credfile.SyncDir(filepath.Dir(f.Path))
 }
 
 // Retract implements Target: it removes the file if it still names id.

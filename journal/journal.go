@@ -133,6 +133,12 @@ func Open(target Target, opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range []string{MarkerPath(place), tempPath(MarkerPath(place))} {
+		if _, err := checkTrusted(p); err != nil {
+			_ = l.release()
+			return nil, err
+		}
+	}
 	j := &Journal{target: target, opts: opts, lock: l, marker: MarkerPath(place), mu: make(chan struct{}, 1),
 		m: Marker{Version: markerVersion, RunID: runID, Owner: owner}}
 	return j, nil
@@ -187,7 +193,11 @@ func (j *Journal) update(change func(*Marker)) error {
 // names the target is about to create, delivers, records the delivery,
 // then removes the leftovers.
 func (j *Journal) Deliver(ctx context.Context, creds credfile.Credentials) error {
-	if err := j.update(func(m *Marker) { m.KeyID, m.Delivered, m.Retracted = creds.AccessKeyID, false, false }); err != nil {
+	var format credfile.Format
+	if f, ok := j.target.(formatted); ok {
+		format = f.FileFormat()
+	}
+	if err := j.update(func(m *Marker) { m.KeyID, m.Delivered, m.Retracted, m.Format = creds.AccessKeyID, false, false, format }); err != nil {
 		return fmt.Errorf("record the delivery: %w", err)
 	}
 	record := func(names ...string) error {
@@ -208,6 +218,15 @@ func (j *Journal) Deliver(ctx context.Context, creds credfile.Credentials) error
 	}
 	j.step(StepFinished)
 	return nil
+}
+
+// formatted is a target with a credentials file, whose format the marker records.
+type formatted interface{ FileFormat() credfile.Format }
+
+// restorer is a target that can put a delivery back in place when Holds
+// proved it from the leftovers alone (File: the placed file was moved away).
+type restorer interface {
+	Restore(m Marker, id string) (bool, error)
 }
 
 // retractTimeout bounds taking back a failed delivery, which runs after
@@ -281,7 +300,16 @@ type Recovery struct {
 	provision.Progress
 	// Delivered says its key was delivered (the target names it).
 	Delivered bool
+	// Restored says the placed file had been moved away and was put back.
+	Restored bool
+	// Format is the dead run's credentials file format ("" if unknown).
+	Format credfile.Format
 	provision.Recovered
+}
+
+// Changed reports whether the recovery changed IAM or took back a delivery.
+func (r Recovery) Changed() bool {
+	return len(r.Removed) > 0 || len(r.Finished) > 0 || r.Withdrawn
 }
 
 // Recover finishes or undoes what a dead run left at the target: it must
@@ -299,7 +327,7 @@ func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, er
 	if err != nil || !found {
 		return Recovery{}, exitcode.UsageError(err)
 	}
-	rec := Recovery{Found: true, Owner: m.Owner, Progress: m.Progress}
+	rec := Recovery{Found: true, Owner: m.Owner, Progress: m.Progress, Format: m.Format}
 	if m.KeyID != "" {
 		held, err := j.target.Holds(ctx, m, m.KeyID)
 		if err != nil {
@@ -308,6 +336,11 @@ func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, er
 		// A run that took its delivery back (a failed write, --verify)
 		// had not delivered, whatever the target still holds.
 		rec.Delivered = !m.Retracted && (held || m.Delivered)
+		if r, ok := j.target.(restorer); ok && rec.Delivered {
+			if rec.Restored, err = r.Restore(m, m.KeyID); err != nil {
+				return rec, fmt.Errorf("an earlier run (%s) died after delivering to %s: %w", m.Owner, j.target.Name(), err)
+			}
+		}
 		if !rec.Delivered {
 			// A part of an undelivered write (the first parameters of
 			// several, a file without its store) names a key about to go.
@@ -321,9 +354,27 @@ func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, er
 		return rec, err
 	}
 	rec.Recovered, err = provision.Resolve(ctx, c, m.Progress, rec.Delivered)
+	var unproven *provision.UnprovenKeysError
+	if errors.As(err, &unproven) {
+		// Reported with what to check and how to remove them; another run
+		// would find the same, so the record goes.
+		if rerr := removeMarker(j.marker); rerr != nil {
+			return rec, errors.Join(err, rerr)
+		}
+		return rec, fmt.Errorf("an earlier run (%s) died while working on %s: %w", m.Owner, j.target.Name(), err)
+	}
 	if err != nil {
 		return rec, fmt.Errorf("an earlier run (%s) died while working on %s and left IAM changes; removing them failed (run again to retry): %w",
 			m.Owner, j.target.Name(), err)
+	}
+	if rec.Withdrawn {
+		// Delivered, but IAM no longer holds the key: the delivery names a
+		// deleted key, and goes.
+		if err := j.target.Retract(ctx, m.KeyID); err != nil {
+			return rec, fmt.Errorf("an earlier run (%s) delivered key %s to %s, which IAM no longer holds; removing it failed (run again to retry): %w",
+				m.Owner, m.KeyID, j.target.Name(), err)
+		}
+		rec.Delivered = false
 	}
 	if rec.Resume != nil {
 		return rec, nil // the marker stays until this run records its own progress
@@ -341,11 +392,21 @@ func (r Recovery) Summary(target string) string {
 	if r.Kept != "" {
 		parts = append(parts, "kept "+r.Kept)
 	}
+	if r.Restored {
+		parts = append(parts, "the file had been moved away since it was put in place: put it back from the earlier run's temporary copy")
+	}
+	if r.Withdrawn {
+		parts = append(parts, fmt.Sprintf("its delivered credentials named access key %s of IAM user %q, which IAM no longer holds "+
+			"(another process deleted it): removed them from %s", r.KeyID, r.User, target))
+	}
 	if len(r.Finished) > 0 {
 		parts = append(parts, "finished what it had begun: "+strings.Join(r.Finished, ", "))
 	}
 	if len(r.Removed) > 0 {
 		parts = append(parts, "removed what it made and had not delivered: "+strings.Join(r.Removed, ", "))
+	}
+	if len(r.Left) > 0 {
+		parts = append(parts, "left what nothing proves was that run's: "+strings.Join(r.Left, ", "))
 	}
 	if r.Resume != nil {
 		parts = append(parts, "its rotation deleted the user; the saved configuration is kept to finish it")

@@ -163,6 +163,7 @@ func TestRecoverMovedFile(t *testing.T) {
 
 		rec := recoverWith(t, f, c)
 		assert.True(t, rec.Delivered, "force=%v", force)
+		assert.True(t, rec.Restored, "force=%v", force)
 		_, ok := srv.User("u")
 		assert.True(t, ok, "a moved delivery is never undone (force=%v)", force)
 		entries, _ := os.ReadDir(filepath.Dir(f.Path))
@@ -170,8 +171,44 @@ func TestRecoverMovedFile(t *testing.T) {
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
-		assert.Equal(t, []string{"moved.csv"}, names, "the temporary link is removed, nothing else is left")
+		assert.Equal(t, []string{"creds.csv", "moved.csv"}, names, "the file is put back; the temporary link is removed, nothing else is left")
+		ids, _, err := credfile.KeyIDs(f.Path)
+		require.NoError(t, err)
+		assert.Equal(t, []string{aws.ToString(key.AccessKey.AccessKeyId)}, ids)
 	}
+}
+
+// TestRecoverForeignLinkToTemp: a run dies once its temporary file is
+// complete, before placing it; someone links the temporary file
+// elsewhere. That link is not the placed file (the marker does not say
+// placing began): the key is undelivered, and goes.
+func TestRecoverForeignLinkToTemp(t *testing.T) {
+	f := fileTarget(t)
+	e := iamtest.Start(t)
+	srv := e.Local(t)
+	c := e.Client()
+	j, err := Open(f, Options{Step: func(step string) {
+		if step == credfile.StepTempWritten {
+			panic(errKilled)
+		}
+	}})
+	require.NoError(t, err)
+	require.NoError(t, j.Note(func(p *provision.Progress) { p.Flow, p.User, p.UserRunID = provision.FlowCreate, "u", j.RunID() }))
+	_, err = c.CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("u"), Tags: runTag(j.RunID())})
+	require.NoError(t, err)
+	key, err := c.CreateAccessKey(t.Context(), &iam.CreateAccessKeyInput{UserName: aws.String("u")})
+	require.NoError(t, err)
+	require.PanicsWithValue(t, errKilled, func() { _ = j.Deliver(t.Context(), creds(aws.ToString(key.AccessKey.AccessKeyId))) })
+	die(j)
+	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(f.Path), ".creds.csv.tmp-*"))
+	require.Len(t, temps, 1)
+	require.NoError(t, os.Link(temps[0], filepath.Join(t.TempDir(), "backup")))
+
+	rec := recoverWith(t, f, c)
+	assert.False(t, rec.Delivered)
+	_, ok := srv.User("u")
+	assert.False(t, ok, "undelivered: removed")
+	assert.NoFileExists(t, temps[0])
 }
 
 var errKilled = errors.New("killed")

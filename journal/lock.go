@@ -66,9 +66,20 @@ const lockAttempts = 10
 // acquire takes the lock at path without waiting, and writes owner into it.
 func acquire(path, target string, owner Owner) (*lock, error) {
 	for range lockAttempts {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+		if _, err := checkTrusted(path); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
 		if err != nil {
 			return nil, exitcode.UsageError(fmt.Errorf("open lock file %s: %w", path, err))
+		}
+		info, err := f.Stat()
+		if err == nil {
+			err = trusted(path, info)
+		}
+		if err != nil {
+			_ = f.Close()
+			return nil, exitcode.UsageError(err)
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			held := readOwner(f)

@@ -37,6 +37,8 @@ type Marker struct {
 	Delivered bool `json:"delivered,omitempty"`
 	// Retracted: the run itself removed its delivery (a later step failed).
 	Retracted bool `json:"retracted,omitempty"`
+	// Format is the credentials file's format, for a file target.
+	Format credfile.Format `json:"format,omitempty"`
 	// LegacyUser is version 0's user name.
 	LegacyUser string `json:"user_name,omitempty"`
 }
@@ -54,12 +56,9 @@ func besidePath(place, ext string) string {
 
 // readMarker returns the marker at path, if there is one.
 func readMarker(path string) (Marker, bool, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Marker{}, false, nil
-	}
-	if err != nil {
-		return Marker{}, false, fmt.Errorf("read %s: %w", path, err)
+	f, err := openTrusted(path)
+	if err != nil || f == nil {
+		return Marker{}, false, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxMarkerSize))
@@ -89,8 +88,11 @@ func writeMarker(path string, m Marker) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, credfile.FileMode)
+	tmp := tempPath(path)
+	if err := removeOwn(tmp); err != nil { // a leftover of a write this user's run did not finish
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, credfile.FileMode)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -113,7 +115,9 @@ func writeMarker(path string, m Marker) error {
 
 // removeMarker removes the marker at path durably; a missing one is fine.
 func removeMarker(path string) error {
-	_ = os.Remove(path + ".tmp")
+	if err := removeOwn(tempPath(path)); err != nil {
+		return err
+	}
 	err := os.Remove(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -123,3 +127,6 @@ func removeMarker(path string) error {
 	}
 	return credfile.SyncDir(filepath.Dir(path))
 }
+
+// tempPath is the temporary file a marker at path is written through.
+func tempPath(path string) string { return path + ".tmp" }

@@ -133,6 +133,12 @@ func (b Both) Holds(ctx context.Context, m Marker, id string) (bool, error) {
 	return b.Store.Holds(ctx, m, id)
 }
 
+// Restore puts the file back, as File.Restore does.
+func (b Both) Restore(m Marker, id string) (bool, error) { return b.File.Restore(m, id) }
+
+// FileFormat is the file's format.
+func (b Both) FileFormat() credfile.Format { return b.File.Format }
+
 // Retract implements Target: the store's delivery, then the file's.
 func (b Both) Retract(ctx context.Context, id string) error {
 	return errors.Join(b.Store.Retract(ctx, id), b.File.Retract(ctx, id))

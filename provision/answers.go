@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -73,16 +74,23 @@ func getUser(ctx context.Context, c IAMAPI, user string) (*types.User, error) {
 
 // listKeys calls ListAccessKeys and checks that every key has an id.
 func listKeys(ctx context.Context, c IAMAPI, user string) ([]types.AccessKeyMetadata, error) {
+	keys, _, err := listKeysAt(ctx, c, user, time.Now())
+	return keys, err
+}
+
+// listKeysAt is listKeys, with IAM's time of its answer (iamTime; fallback
+// when it carries none).
+func listKeysAt(ctx context.Context, c IAMAPI, user string, fallback time.Time) ([]types.AccessKeyMetadata, time.Time, error) {
 	out, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	if err != nil {
-		return nil, awsError("ListAccessKeys", fmt.Sprintf("of user %q", user), err)
+		return nil, time.Time{}, awsError("ListAccessKeys", fmt.Sprintf("of user %q", user), err)
 	}
 	for _, k := range out.AccessKeyMetadata {
 		if aws.ToString(k.AccessKeyId) == "" {
-			return nil, missing("ListAccessKeys", "AccessKeyMetadata.AccessKeyId")
+			return nil, time.Time{}, missing("ListAccessKeys", "AccessKeyMetadata.AccessKeyId")
 		}
 	}
-	return out.AccessKeyMetadata, nil
+	return out.AccessKeyMetadata, iamTime(out.ResultMetadata, fallback), nil
 }
 
 func keyIDsOf(keys []types.AccessKeyMetadata) []string {

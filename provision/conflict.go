@@ -97,3 +97,20 @@ func finalCheck(ctx context.Context, c IAMAPI, user, id string) error {
 	}
 	return &UnconfirmedError{UserName: user, AccessKeyID: id, Err: err}
 }
+
+// UserGoneError reports a key rotation whose user another process deleted
+// (a concurrent 'sesmtp delete' or 'rotate --strategy recreate') before
+// this run made its key: IAM refused CreateAccessKey with NoSuchEntity, so
+// the run made nothing, and there is nothing of it to remove.
+type UserGoneError struct {
+	UserName string
+}
+
+func (e *UserGoneError) Error() string {
+	return fmt.Sprintf("IAM user %q no longer exists: another process (a concurrent 'sesmtp delete' or 'sesmtp rotate --strategy "+
+		"recreate' of the same user?) deleted it while this run was rotating its key, before the new key was made; nothing was changed",
+		e.UserName)
+}
+
+// ExitCode implements exitcode.Coder: the run failed, and made nothing.
+func (e *UserGoneError) ExitCode() int { return exitcode.Failed }

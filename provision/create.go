@@ -394,8 +394,12 @@ func (r *createRun) createKey(ctx context.Context) (credfile.Credentials, error)
 }
 
 // deleteKeysExcept deletes every access key of user but those in keep.
+// A user that is gone took its keys with it.
 func deleteKeysExcept(ctx context.Context, c IAMAPI, user string, keep ...string) (int, error) {
 	keys, err := listKeys(ctx, c, user)
+	if isNoSuchEntity(err) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/sesmtp/sesmtp/credfile"
 )
@@ -46,6 +47,15 @@ type Progress struct {
 	RetireTag string `json:"retire_tag,omitempty"`
 	// KeyID is the new access key, recorded as soon as IAM answers.
 	KeyID string `json:"key_id,omitempty"`
+	// UserID (rotate-key) is IAM's unique id of the user whose key the
+	// run rotates: a user of that name with another id was made since,
+	// and holds nothing of this run's.
+	UserID string `json:"user_id,omitempty"`
+	// KeyWindow (rotate-key) is when, by IAM's clock, the run's
+	// CreateAccessKey could take effect, recorded before the call: a
+	// recovery that does not know the new key's id removes only a key
+	// created within it.
+	KeyWindow *Window `json:"key_window,omitempty"`
 	// Groups are groups this run is about to create (or created).
 	Groups []CreatedGroup `json:"groups,omitempty"`
 	// Saved (rotate-recreate) is the user's configuration, recorded before
@@ -100,3 +110,42 @@ func noteGroup(j Journal, group, policyName string, creating bool) error {
 }
 
 var errNoJournal = errors.New("internal error: a flow that changes IAM was given no journal")
+
+// Window is a span of IAM's time, to the second as IAM's dates are.
+type Window struct {
+	From time.Time `json:"from"`
+	// Until is zero when no end is known (a run without --timeout).
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Contains reports whether t lies within w.
+func (w *Window) Contains(t time.Time) bool {
+	return w != nil && !t.Before(w.From) && (w.Until.IsZero() || !t.After(w.Until))
+}
+
+func (w *Window) String() string {
+	if w == nil {
+		return "not recorded"
+	}
+	until := "no end (no --timeout)"
+	if !w.Until.IsZero() {
+		until = w.Until.UTC().Format(time.RFC3339)
+	}
+	return w.From.UTC().Format(time.RFC3339) + " to " + until
+}
+
+// windowSlack is how long after a run's deadline its last call may still
+// take effect at IAM (a call sent just before it), and more than a clock's
+// second of rounding.
+const windowSlack = time.Minute
+
+// keyWindow is the window of a CreateAccessKey about to be sent under
+// ctx: from a second before listedAt (IAM's time of the listing that
+// precedes it) to ctx's deadline, on IAM's clock, and windowSlack.
+func keyWindow(ctx context.Context, listedAt time.Time) *Window {
+	w := &Window{From: listedAt.Add(-time.Second)}
+	if deadline, ok := ctx.Deadline(); ok {
+		w.Until = listedAt.Add(time.Until(deadline) + windowSlack).Truncate(time.Second)
+	}
+	return w
+}

@@ -2,7 +2,9 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -161,12 +163,16 @@ func describeUser(ctx context.Context, c IAMAPI, u types.User, in ListInput) (Li
 	if !lu.SMTP && !in.AllUsers {
 		return lu, nil
 	}
-	if lu.PendingRetirement, err = retirementIn(tags); err != nil {
-		lu.PendingRetirementError = err.Error()
-	}
+	records, recordsErr := retirementsIn(name, tags)
 	keys, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(name)})
 	if err != nil {
 		return lu, awsError("ListAccessKeys", fmt.Sprintf("of %q", name), err)
+	}
+	held, heldErr := listedRetirement(name, records, keys.AccessKeyMetadata)
+	lu.PendingRetirement = held
+	var bad *BadRetireTagError
+	if errors.As(errors.Join(recordsErr, heldErr), &bad) {
+		lu.PendingRetirementError = bad.Err.Error()
 	}
 	for _, k := range keys.AccessKeyMetadata {
 		lk := ListedKey{AccessKeyID: aws.ToString(k.AccessKeyId), Status: string(k.Status), Created: aws.ToTime(k.CreateDate)}
@@ -179,7 +185,7 @@ func describeUser(ctx context.Context, c IAMAPI, u types.User, in ListInput) (Li
 			lk.LastUsed, lk.LastUsedService, lk.LastUsedRegion = lu.LastUsedDate, aws.ToString(lu.ServiceName), aws.ToString(lu.Region)
 			lk.InUse = in.Now.Sub(*lu.LastUsedDate) < in.InUseWithin
 		}
-		lk.Retiring = lu.PendingRetirement != nil && lu.PendingRetirement.AccessKeyID == lk.AccessKeyID
+		lk.Retiring = slices.ContainsFunc(records, func(r Retirement) bool { return r.AccessKeyID == lk.AccessKeyID })
 		lu.Keys = append(lu.Keys, lk)
 	}
 	return lu, nil
@@ -234,4 +240,14 @@ func KeysOlderThan(users []ListedUser, age time.Duration, now time.Time) []Liste
 		}
 	}
 	return out
+}
+
+// listedRetirement is the retirement list shows for a user: the one of a
+// key it holds, else a stale one (its key is gone; 'retire' removes it).
+func listedRetirement(user string, records []Retirement, keys []types.AccessKeyMetadata) (*Retirement, error) {
+	held, stale, err := pendingOf(user, records, keys)
+	if held == nil && len(stale) > 0 {
+		held = &stale[0]
+	}
+	return held, err
 }

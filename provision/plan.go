@@ -97,7 +97,7 @@ func PlanRotate(in RotateInput) ([]string, error) {
 // planKeyRotation is PlanRotate's key strategy.
 func planKeyRotation(in RotateInput, inspect, derivation string) []string {
 	user := "UserName=" + in.UserName
-	record := "iam:TagUser " + user + " Tags=" + TagRetire + "=<old key id>@<now>"
+	record := "iam:TagUser " + user + " Tags=" + TagRetire + ":<old key id>=<old key id>@<now>"
 	retire := record + " (the old key stays active until 'sesmtp retire --user " + in.UserName + "')"
 	switch retireMode(in) {
 	case RetireDelete:

@@ -3,11 +3,17 @@ package provision
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/sesmtp/sesmtp/exitcode"
 )
 
 // Recover removes the user a run that died before handing over its
@@ -35,11 +41,16 @@ func Recover(ctx context.Context, c IAMAPI, user, runID string) ([]string, error
 type Recovered struct {
 	// Kept describes delivered work that stays ("" when none).
 	Kept string
-	// Removed lists what Resolve undid; Finished what it completed.
-	Removed, Finished []string
+	// Removed lists what Resolve undid; Finished what it completed; Left
+	// what it left because nothing proves it was the dead run's.
+	Removed, Finished, Left []string
 	// Resume (rotate-recreate) is the configuration to restore the user
 	// from: the dead run may have deleted it, and delivered no new key.
 	Resume *SavedConfig
+	// Withdrawn says the dead run had delivered, but IAM no longer holds
+	// its key (another process deleted the key or the user since): the
+	// delivery names a deleted key, and the caller takes it back.
+	Withdrawn bool
 }
 
 // Resolve finishes or undoes the work of a run that died (SIGKILL, power
@@ -57,16 +68,25 @@ func Resolve(ctx context.Context, c IAMAPI, p Progress, delivered bool) (Recover
 	var err error
 	switch {
 	case delivered:
-		rec.Kept = fmt.Sprintf("the delivered credentials of IAM user %q (access key %s)", p.User, p.KeyID)
-		if p.Flow == FlowRotateKey {
+		held, herr := HoldsKey(ctx, c, p.User, p.KeyID)
+		switch {
+		case herr != nil:
+			return rec, herr
+		case !held:
+			rec.Withdrawn = true // and a key rotation's old keys stay: the new one is gone
+		case p.Flow == FlowRotateKey:
+			rec.Kept = fmt.Sprintf("the delivered credentials of IAM user %q (access key %s)", p.User, p.KeyID)
 			rec.Finished, err = retireOld(ctx, c, p)
+		default:
+			rec.Kept = fmt.Sprintf("the delivered credentials of IAM user %q (access key %s)", p.User, p.KeyID)
 		}
 	case p.Flow == FlowRotateKey && p.User != "":
 		rec.Removed, err = removeNewKeys(ctx, c, p)
 	case p.UserRunID != "" && p.User != "":
 		rec.Removed, err = Recover(ctx, c, p.User, p.UserRunID)
 	}
-	if err != nil {
+	var unproven *UnprovenKeysError
+	if err != nil && !errors.As(err, &unproven) {
 		return rec, err
 	}
 	if p.Flow == FlowRecreate && !delivered && p.Saved != nil {
@@ -78,6 +98,12 @@ func Resolve(ctx context.Context, c IAMAPI, p Progress, delivered bool) (Recover
 		if err != nil {
 			return rec, err
 		}
+	}
+	if unproven != nil {
+		for _, k := range unproven.Keys {
+			rec.Left = append(rec.Left, "access key "+aws.ToString(k.AccessKeyId))
+		}
+		return rec, unproven // the rest is done; these keys are the operator's to judge
 	}
 	return rec, nil
 }
@@ -103,10 +129,26 @@ func retireOld(ctx context.Context, c IAMAPI, p Progress) ([]string, error) {
 }
 
 // removeNewKeys removes the undelivered key of a dead key rotation: p.KeyID
-// if IAM's answer was recorded, else every key the user did not have before.
+// if IAM's answer was recorded. Else the run died while its
+// CreateAccessKey may have made a key nobody knows: of the keys the user
+// did not have before (p.OldKeys), only those created within the run's
+// window (p.KeyWindow) can be its, and only on the very user it rotated
+// (p.UserID): those are removed. Any other is left, and reported (an
+// *UnprovenKeysError, exit 4): a key another run delivered since, or one
+// made by hand, is not the dead run's to remove.
 func removeNewKeys(ctx context.Context, c IAMAPI, p Progress) ([]string, error) {
 	if p.KeyID != "" {
 		return DeleteKeys(ctx, c, p.User, []string{p.KeyID})
+	}
+	u, err := getUser(ctx, c, p.User)
+	if isNoSuchEntity(err) {
+		return nil, nil // gone, with every key it had
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.UserID != "" && aws.ToString(u.UserId) != p.UserID {
+		return nil, nil // another user of that name, made since: none of its keys is the dead run's
 	}
 	keys, err := listKeys(ctx, c, p.User)
 	if isNoSuchEntity(err) {
@@ -115,9 +157,59 @@ func removeNewKeys(ctx context.Context, c IAMAPI, p Progress) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	ids := slices.DeleteFunc(keyIDsOf(keys), func(id string) bool { return slices.Contains(p.OldKeys, id) })
-	return DeleteKeys(ctx, c, p.User, ids)
+	var strays []string
+	var unproven []types.AccessKeyMetadata
+	for _, k := range keys {
+		switch id := aws.ToString(k.AccessKeyId); {
+		case slices.Contains(p.OldKeys, id):
+		case p.KeyWindow.Contains(aws.ToTime(k.CreateDate)):
+			strays = append(strays, id)
+		default:
+			unproven = append(unproven, k)
+		}
+	}
+	removed, err := DeleteKeys(ctx, c, p.User, strays)
+	if err != nil || len(unproven) == 0 {
+		return removed, err
+	}
+	return removed, &UnprovenKeysError{UserName: p.User, Window: p.KeyWindow, Keys: unproven, Removed: removed}
 }
+
+// UnprovenKeysError reports keys a recovery leaves because nothing proves
+// they are the dead run's: a key rotation died while its CreateAccessKey
+// may have made a key whose id it never recorded, and the user holds keys
+// made outside that run's window (or the run recorded none). They may be
+// another run's delivered key, or one made by hand; if no file or store
+// holds one's secret, the operator removes it.
+type UnprovenKeysError struct {
+	UserName string
+	Window   *Window
+	Keys     []types.AccessKeyMetadata
+	// Removed is what the recovery did remove (keys made within the window).
+	Removed []string
+}
+
+func (e *UnprovenKeysError) Error() string {
+	var keys, cmds []string
+	for _, k := range e.Keys {
+		id := aws.ToString(k.AccessKeyId)
+		keys = append(keys, fmt.Sprintf("%s (created %s)", id, aws.ToTime(k.CreateDate).UTC().Format(time.RFC3339)))
+		cmds = append(cmds, fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", e.UserName, id))
+	}
+	msg := fmt.Sprintf("the earlier run died while its iam:CreateAccessKey for user %q may have made a key whose id it never recorded; "+
+		"it could only have made one within %s, and IAM user %q holds access key(s) %s made outside that window or not before it: "+
+		"another run's, or made by hand, so sesmtp leaves them. Left behind: possibly a key no file holds the secret of. "+
+		"Check 'sesmtp list --all-users' and your credentials files; remove a key no sender has with: %s. "+
+		"The earlier run's record is removed: run the command again",
+		e.UserName, e.Window, e.UserName, strings.Join(keys, ", "), strings.Join(cmds, "; "))
+	if len(e.Removed) > 0 {
+		msg += fmt.Sprintf(" (already removed, made within that window: %s)", strings.Join(e.Removed, ", "))
+	}
+	return msg
+}
+
+// ExitCode implements exitcode.Coder: something may be left behind.
+func (e *UnprovenKeysError) ExitCode() int { return exitcode.LeftBehind }
 
 // DeleteKeys deletes user's access keys ids; a key or user already gone is
 // fine. It returns what it deleted.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,6 +73,10 @@ type RetirePlan struct {
 	DeleteAfter time.Time `json:"delete_after,omitzero"`
 	// LastUsed is the key's last use when --if-unused-for asked for it.
 	LastUsed *KeyUse `json:"last_used,omitempty"`
+	// at is IAM's time when the plan was read; stale are the records of
+	// keys that are gone (removed by a delete or a clear).
+	at    time.Time
+	stale []Retirement
 }
 
 // KeyID is the key the plan acts on, "" if none.
@@ -112,42 +118,58 @@ func (e *OnlyActiveKeyError) Error() string {
 // ExitCode implements exitcode.Coder.
 func (e *OnlyActiveKeyError) ExitCode() int { return exitcode.Usage }
 
-// PlanRetire reads user's TagRetire, keys and, if in.IfUnusedFor asks, the
-// old key's last use, and says what a retire run does now. It changes
-// nothing. It refuses (exit 2) a user that does not exist, a tag it cannot
-// read, a key used within in.IfUnusedFor, and a key that is the user's
-// only active one.
+// PlanRetire reads user's retirement tags, keys and, if in.IfUnusedFor
+// asks, the old key's last use, and says what a retire run does now. It
+// changes nothing. Times are IAM's: the Date of its ListAccessKeys answer
+// is the run's now (in.Now only when an answer carries none), so a
+// machine whose clock is off neither shortens --grace nor records a wrong
+// deactivation time. It refuses (exit 2) a user that does not exist, tags
+// it cannot read, a key used within in.IfUnusedFor, a key that is the
+// user's only active one, and one that cannot be the old key of a
+// rotation (NewKeyTaggedError).
 func PlanRetire(ctx context.Context, c IAMAPI, user string, in RetireInput) (RetirePlan, error) {
 	plan := RetirePlan{UserName: user, Step: RetireStepNone}
-	r, err := readRetirement(ctx, c, user)
-	if err != nil || r == nil {
+	records, err := readRetirements(ctx, c, user)
+	if err != nil || len(records) == 0 {
 		return plan, err
 	}
-	plan.Retirement = r
-	keys, err := listKeys(ctx, c, user)
+	keys, now, err := listKeysAt(ctx, c, user, in.now())
 	if err != nil {
 		return plan, beforeChange(err)
 	}
-	old, others := splitKeys(keys, r.AccessKeyID)
-	switch {
-	case old == nil:
-		plan.Step = RetireStepClear
+	in.Now, plan.at = now, now
+	held, stale, err := pendingOf(user, records, keys)
+	if err != nil {
+		return plan, err
+	}
+	plan.stale = stale // removed with the held key's record, or alone
+	if held == nil {
+		plan.Retirement, plan.Step = &stale[0], RetireStepClear
 		return plan, nil
-	case others == 0:
-		return plan, &OnlyActiveKeyError{UserName: user, AccessKeyID: r.AccessKeyID}
-	case old.Status != types.StatusTypeInactive || r.Deactivated.IsZero():
+	}
+	plan.Retirement = held
+	old, others := splitKeys(keys, held.AccessKeyID)
+	if others == 0 {
+		return plan, &OnlyActiveKeyError{UserName: user, AccessKeyID: held.AccessKeyID}
+	}
+	if err := checkOldKey(user, *held, *old, keys); err != nil {
+		return plan, err
+	}
+	if old.Status != types.StatusTypeInactive || held.Deactivated.IsZero() {
 		return planDeactivate(ctx, c, plan, old.Status, in)
 	}
-	plan.DeleteAfter = r.Deactivated.Add(in.Grace)
+	// A deactivation recorded in the future of IAM's clock (a machine
+	// ahead, or an edited tag) only makes the run wait.
+	plan.DeleteAfter = held.Deactivated.Add(in.Grace)
 	plan.Step = RetireStepDelete
-	if in.now().Before(plan.DeleteAfter) {
+	if now.Before(plan.DeleteAfter) {
 		plan.Step = RetireStepWait
 	}
 	return plan, nil
 }
 
-// readRetirement returns user's pending retirement, nil if none.
-func readRetirement(ctx context.Context, c IAMAPI, user string) (*Retirement, error) {
+// readRetirements returns the retirements user's tags record.
+func readRetirements(ctx context.Context, c IAMAPI, user string) ([]Retirement, error) {
 	var tags []types.Tag
 	p := iam.NewListUserTagsPaginator(c, &iam.ListUserTagsInput{UserName: aws.String(user)})
 	for p.HasMorePages() {
@@ -160,11 +182,7 @@ func readRetirement(ctx context.Context, c IAMAPI, user string) (*Retirement, er
 		}
 		tags = append(tags, page.Tags...)
 	}
-	r, err := retirementIn(tags)
-	if err != nil {
-		return nil, &BadRetireTagError{UserName: user, Err: err}
-	}
-	return r, nil
+	return retirementsIn(user, tags)
 }
 
 // splitKeys finds key id among keys and counts the other active keys.
@@ -180,6 +198,54 @@ func splitKeys(keys []types.AccessKeyMetadata, id string) (*types.AccessKeyMetad
 		}
 	}
 	return old, others
+}
+
+// sinceSkew is how much later than a record's "since" its key may have
+// been created before retire refuses it: records written by sesmtp before
+// it read IAM's clock carry the rotating machine's.
+const sinceSkew = 5 * time.Minute
+
+// NewKeyTaggedError refuses to retire a key that cannot be the old key of
+// the rotation its tag records: it is the user's newest key (retiring it
+// would leave the senders, just moved to it, on an older one), or it was
+// created after the rotation began. A tag edited by hand, or copied from
+// another user, names the new key.
+type NewKeyTaggedError struct {
+	UserName, AccessKeyID, TagKey string
+	Created, Since                time.Time
+	Newest                        bool
+}
+
+func (e *NewKeyTaggedError) Error() string {
+	why := fmt.Sprintf("was created %s, after the rotation the tag records began (%s)",
+		e.Created.UTC().Format(time.RFC3339), e.Since.UTC().Format(time.RFC3339))
+	if e.Newest {
+		why = fmt.Sprintf("is the user's newest key (created %s): the key its senders were moved to", e.Created.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("tag %s of IAM user %q names access key %s for retirement, but that key %s. sesmtp never retires the newest "+
+		"key; the tag was probably edited or copied. Check 'sesmtp list', then correct the tag (aws iam tag-user) or remove it "+
+		"(aws iam untag-user --user-name %s --tag-keys %s). Nothing was changed", e.TagKey, e.UserName, e.AccessKeyID, why, e.UserName, e.TagKey)
+}
+
+// ExitCode implements exitcode.Coder.
+func (e *NewKeyTaggedError) ExitCode() int { return exitcode.Usage }
+
+// checkOldKey refuses (NewKeyTaggedError) a record whose key old is newer
+// than every other key of the user, or was created after the record's
+// rotation began (beyond sinceSkew). Keys created within the same second
+// cannot be told apart: that is allowed.
+func checkOldKey(user string, r Retirement, old types.AccessKeyMetadata, keys []types.AccessKeyMetadata) error {
+	created := aws.ToTime(old.CreateDate)
+	newest := true
+	for _, k := range keys {
+		if aws.ToString(k.AccessKeyId) != r.AccessKeyID && !aws.ToTime(k.CreateDate).Before(created) {
+			newest = false
+		}
+	}
+	if !newest && !created.After(r.Since.Add(sinceSkew)) {
+		return nil
+	}
+	return &NewKeyTaggedError{UserName: user, AccessKeyID: r.AccessKeyID, TagKey: r.tagKey(), Created: created, Since: r.Since, Newest: newest}
 }
 
 // planDeactivate plans the deactivation, refusing a key in use.
@@ -290,7 +356,7 @@ func stillPlanned(planned, now RetirePlan) bool {
 // deactivateOld deactivates the key, then records when in TagRetire.
 func deactivateOld(ctx context.Context, c IAMAPI, plan RetirePlan, in RetireInput) (RetirePlan, error) {
 	user, id := plan.UserName, plan.KeyID()
-	_, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(id), Status: types.StatusTypeInactive})
+	out, err := c.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(id), Status: types.StatusTypeInactive})
 	if err != nil {
 		err = awsError("UpdateAccessKey", fmt.Sprintf("%s of user %q", id, user), err)
 		if answered(err) {
@@ -300,10 +366,10 @@ func deactivateOld(ctx context.Context, c IAMAPI, plan RetirePlan, in RetireInpu
 			Remains: fmt.Sprintf("old access key %s may be inactive without a record of when", id)}
 	}
 	r := *plan.Retirement
-	r.Deactivated = retireAt(in.now())
+	r.Deactivated = retireAt(iamTime(out.ResultMetadata, cmpTime(plan.at, in.now())))
 	if err := tagRetirement(ctx, c, user, r); err != nil {
 		return plan, &RetireIncompleteError{UserName: user, Err: err, Done: "old access key " + id + " is inactive",
-			Remains: fmt.Sprintf("tag %s does not record when (%s)", TagRetire, r.Value())}
+			Remains: fmt.Sprintf("tag %s does not record when (%s)", r.tagKey(), r.Value())}
 	}
 	plan.Retirement = &r
 	return plan, nil
@@ -324,27 +390,52 @@ func deleteOld(ctx context.Context, c IAMAPI, plan RetirePlan) error {
 	return clearRecord(ctx, c, plan, "old access key "+id+" is deleted")
 }
 
-// clearRecord removes TagRetire if it still names the plan's key: a
-// retirement another run recorded meanwhile stays.
+// clearRecord removes the records of the plan's key (for a clear, of
+// every key gone), reading them again first: each is removed by its own
+// tag key, so a record another run wrote meanwhile for another key stays;
+// the single tag of an earlier sesmtp only if it still names a key gone.
 func clearRecord(ctx context.Context, c IAMAPI, plan RetirePlan, done string) error {
-	user, id := plan.UserName, plan.KeyID()
+	user := plan.UserName
+	gone := []string{plan.KeyID()}
+	for _, r := range plan.stale {
+		gone = append(gone, r.AccessKeyID)
+	}
 	incomplete := func(err error) error {
 		return &RetireIncompleteError{UserName: user, Err: err, Done: cmp.Or(done, "nothing"),
-			Remains: fmt.Sprintf("tag %s still names access key %s, which is gone", TagRetire, id)}
+			Remains: fmt.Sprintf("tag %s still names access key %s, which is gone", plan.Retirement.tagKey(), plan.KeyID())}
 	}
-	r, err := readRetirement(ctx, c, user)
+	records, err := readRetirements(ctx, c, user)
 	var bad *BadRetireTagError
 	switch {
-	case errors.As(err, &bad) || err == nil && (r == nil || r.AccessKeyID != id):
-		return nil // another run's record now, or none: not this run's to remove
+	case errors.As(err, &bad):
+		return nil // not readable now: not this run's to remove
 	case err != nil:
 		return incomplete(err)
 	}
-	_, err = c.UntagUser(ctx, &iam.UntagUserInput{UserName: aws.String(user), TagKeys: []string{TagRetire}})
+	var keys []string
+	for _, r := range records {
+		if slices.Contains(gone, r.AccessKeyID) {
+			keys = append(keys, r.TagKey)
+		}
+	}
+	if len(keys) == 0 {
+		return nil // removed meanwhile
+	}
+	_, err = c.UntagUser(ctx, &iam.UntagUserInput{UserName: aws.String(user), TagKeys: keys})
 	if err != nil {
-		return incomplete(awsError("UntagUser", fmt.Sprintf("%s of user %q", TagRetire, user), err))
+		return incomplete(awsError("UntagUser", fmt.Sprintf("%s of user %q", strings.Join(keys, ", "), user), err))
 	}
 	return nil
+}
+
+// cmpTime is the first time that is not zero.
+func cmpTime(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 // RetireNext is the command that takes plan's retirement further, "" when

@@ -151,8 +151,7 @@ func (r *createRun) rollback(ctx context.Context, cause error) error {
 		if err != nil {
 			return &LeftBehindError{Err: cause, UndoErr: err, Undone: undone,
 				Remains: []string{fmt.Sprintf("group %q", r.in.Group)},
-				Cleanup: fmt.Sprintf("aws iam delete-group-policy --group-name %s --policy-name %s; aws iam delete-group --group-name %s",
-					r.in.Group, r.in.policyName(), r.in.Group)}
+				Cleanup: deleteGroupCommand(r.in.Group, r.in.policyName())}
 		}
 	}
 	return &RolledBackError{Err: cause, Undone: undone}
@@ -174,15 +173,27 @@ func (r *createRun) ownership(ctx context.Context) (present, ours bool, err erro
 	return true, tagValue(u.Tags, TagRunID) == r.in.RunID, nil
 }
 
+// leftBehind is the exit-4 error of a rollback that stopped: it lists
+// what remains (not what it did remove) and one command that removes all
+// of it, the group this run created included.
 func (r *createRun) leftBehind(cause, undoErr error, undone []string) error {
 	remains := []string{fmt.Sprintf("user %q", r.in.UserName)}
-	if r.res.AccessKeyID != "" {
-		remains = append(remains, "possibly its access key "+r.res.AccessKeyID+" (no file holds its secret)")
+	if id := r.res.AccessKeyID; id != "" && !slices.Contains(undone, "access key "+id) {
+		remains = append(remains, "possibly its access key "+id+" (no file holds its secret)")
 	}
+	cleanup := DeleteCommand(r.in.UserName)
 	if r.res.GroupCreated {
-		remains = append(remains, fmt.Sprintf("group %q", r.in.Group))
+		remains = append(remains, fmt.Sprintf("group %q, which this run created", r.in.Group))
+		cleanup += " && " + deleteGroupCommand(r.in.Group, r.in.policyName())
 	}
-	return &LeftBehindError{Err: cause, UndoErr: undoErr, Undone: undone, Remains: remains, Cleanup: DeleteCommand(r.in.UserName)}
+	return &LeftBehindError{Err: cause, UndoErr: undoErr, Undone: undone, Remains: remains, Cleanup: cleanup}
+}
+
+// deleteGroupCommand is the aws-cli command that removes a group a run
+// created, with the policy it put on it (IAM refuses while it has members).
+func deleteGroupCommand(group, policyName string) string {
+	return fmt.Sprintf("aws iam delete-group-policy --group-name %s --policy-name %s && aws iam delete-group --group-name %s",
+		group, policyName, group)
 }
 
 // deleteGroupIfEmpty deletes a group this run created, with its policy,

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -56,7 +55,9 @@ type RotateInput struct {
 	// RetireNow (key strategy) deletes the old key as soon as the new one
 	// is delivered: the one-step rotation, for a key that must go now.
 	RetireNow bool
-	// Now is when the rotation begins, recorded in TagRetire; zero: time.Now().
+	// Now is when the rotation begins, recorded in TagRetire, if IAM's
+	// answer carries no time of its own (IAM's clock, its Date header, is
+	// what is recorded); zero: time.Now().
 	Now time.Time
 	// Force rotates a user that holds more than an SMTP user (AnyUserFlag);
 	// without it both strategies refuse one, as Delete does.
@@ -125,7 +126,7 @@ func Rotate(ctx context.Context, c IAMAPI, in RotateInput) (RotateResult, error)
 		return RotateResult{UserName: in.UserName, Strategy: in.Strategy, Regions: in.Regions}, err
 	}
 	if in.Strategy == StrategyKey {
-		return rotateKey(ctx, c, in, insp.User.Tags)
+		return rotateKey(ctx, c, in, insp.User)
 	}
 	return recreate(ctx, c, in, insp, gone, sk)
 }
@@ -170,19 +171,21 @@ func (e *TooManyKeysError) Error() string {
 // ExitCode implements exitcode.Coder.
 func (e *TooManyKeysError) ExitCode() int { return exitcode.Usage }
 
-func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) (RotateResult, error) {
+func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, user types.User) (RotateResult, error) {
 	res := RotateResult{UserName: in.UserName, Strategy: StrategyKey, Regions: in.Regions}
 	mode := retireMode(in)
-	old, replaced, err := oldKeys(ctx, c, in, tags)
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	old, replaced, listedAt, err := oldKeys(ctx, c, in, user.Tags)
 	if err != nil {
 		return res, err
 	}
 	res.OldAccessKeys = keyIDsOf(old)
-	if in.Now.IsZero() {
-		in.Now = time.Now()
-	}
-	pending := pendingRetirement(mode, res.OldAccessKeys, in.Now)
-	if err := noteKeyRotation(in, res.OldAccessKeys, mode, pending); err != nil {
+	pending := pendingRetirement(mode, res.OldAccessKeys, listedAt)
+	note := keyRotationNote{old: res.OldAccessKeys, mode: mode, pending: pending,
+		userID: aws.ToString(user.UserId), window: keyWindow(ctx, listedAt)}
+	if err := noteKeyRotation(in, note); err != nil {
 		return res, err
 	}
 	kr := &keyRun{c: c, in: in, keep: res.OldAccessKeys, replaced: replaced}
@@ -193,7 +196,7 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) 
 	res.NewAccessKeyID = id
 	res.OldKeys = describeOld(mode, res.OldAccessKeys)
 	if err := finishOld(ctx, c, in.UserName, mode, old, pending); err != nil {
-		return res, err
+		return res, kr.afterDelivery(ctx, err)
 	}
 	if replaced != "" {
 		res.OldAccessKeys = append(res.OldAccessKeys, replaced)
@@ -206,39 +209,52 @@ func rotateKey(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) 
 
 // oldKeys lists the user's keys and makes room for a new one: it refuses
 // a user with a pending retirement, and one at two keys unless
-// in.ReplaceOldest, which deletes the older (returned as replaced).
-func oldKeys(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) ([]types.AccessKeyMetadata, string, error) {
-	old, err := listKeys(ctx, c, in.UserName)
+// in.ReplaceOldest, which deletes the older (returned as replaced). It
+// returns IAM's time of the listing too.
+func oldKeys(ctx context.Context, c IAMAPI, in RotateInput, tags []types.Tag) ([]types.AccessKeyMetadata, string, time.Time, error) {
+	old, listedAt, err := listKeysAt(ctx, c, in.UserName, in.Now)
 	if err != nil {
-		return nil, "", beforeChange(err)
+		return nil, "", listedAt, beforeChange(err)
 	}
 	if err := checkNoPendingRetirement(in.UserName, tags, old); err != nil {
-		return nil, "", err
+		return nil, "", listedAt, err
 	}
 	if len(old) < 2 {
-		return old, "", nil
+		return old, "", listedAt, nil
 	}
 	if !in.ReplaceOldest {
-		return nil, "", &TooManyKeysError{UserName: in.UserName, Keys: old}
+		return nil, "", listedAt, &TooManyKeysError{UserName: in.UserName, Keys: old}
 	}
 	oldest := slices.MinFunc(old, func(a, b types.AccessKeyMetadata) int {
 		return aws.ToTime(a.CreateDate).Compare(aws.ToTime(b.CreateDate))
 	})
 	replaced := aws.ToString(oldest.AccessKeyId)
 	if _, err := c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(in.UserName), AccessKeyId: oldest.AccessKeyId}); err != nil {
-		return nil, "", beforeChange(awsError("DeleteAccessKey", replaced, err))
+		return nil, "", listedAt, beforeChange(awsError("DeleteAccessKey", replaced, err))
 	}
-	return slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced }), replaced, nil
+	return slices.DeleteFunc(old, func(k types.AccessKeyMetadata) bool { return aws.ToString(k.AccessKeyId) == replaced }), replaced, listedAt, nil
+}
+
+// keyRotationNote is what a key rotation records before CreateAccessKey.
+type keyRotationNote struct {
+	old     []string
+	mode    string
+	pending *Retirement
+	userID  string
+	window  *Window
 }
 
 // noteKeyRotation records, before CreateAccessKey, the old keys (a
 // recovery removes only a key that is not one of these, and retires or
-// records only these), what becomes of them, and the record to write.
-func noteKeyRotation(in RotateInput, old []string, mode string, pending *Retirement) error {
+// records only these), what becomes of them, the record to write, and
+// which user and when (a recovery that does not learn the new key's id
+// removes only a key of that very user made within that window).
+func noteKeyRotation(in RotateInput, n keyRotationNote) error {
 	err := in.Journal.Note(func(p *Progress) {
-		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID, p.RetireTag = FlowRotateKey, in.UserName, old, mode, "", ""
-		if pending != nil {
-			p.RetireTag = pending.Value()
+		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID, p.RetireTag = FlowRotateKey, in.UserName, n.old, n.mode, "", ""
+		p.UserID, p.KeyWindow = n.userID, n.window
+		if n.pending != nil {
+			p.RetireTag = n.pending.Value()
 		}
 	})
 	if err != nil {
@@ -259,13 +275,19 @@ type keyRun struct {
 }
 
 func (k *keyRun) run(ctx context.Context) (string, error) {
-	out, err := k.c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(k.in.UserName)})
+	var tries attempts
+	out, err := k.c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(k.in.UserName)}, tries.option)
 	if err != nil {
-		k.retried = !answered(err)
+		// An answered error of a call sent once made no key: there is
+		// nothing to sweep, and a key another run made meanwhile is not
+		// this run's. Only a lost answer, or a retry after one, may have.
+		k.retried = tries.mayHaveTakenEffect(err)
+		if isNoSuchEntity(err) && !k.retried {
+			return "", &UserGoneError{UserName: k.in.UserName}
+		}
 		return "", awsError("CreateAccessKey", fmt.Sprintf("for user %q", k.in.UserName), err)
 	}
-	attempts, ok := retry.GetAttemptResults(out.ResultMetadata)
-	k.retried = ok && len(attempts.Results) > 1
+	k.retried = tries.retried()
 	if err := checkAccessKey(out.AccessKey); err != nil {
 		k.retried = true // a key was made, and its id may be unknown: sweep
 		if out.AccessKey != nil {
@@ -308,6 +330,20 @@ func (k *keyRun) confirm(ctx context.Context) error {
 	return err
 }
 
+// afterDelivery is the error to report when a step after the delivery
+// failed: if another process removed the new key (or the whole user)
+// meanwhile, that is the truth, and the delivery, which names a deleted
+// key, is taken back (a ConflictError, exit 1); else err.
+func (k *keyRun) afterDelivery(ctx context.Context, err error) error {
+	var conflict *ConflictError
+	if !errors.As(confirmKey(ctx, k.c, k.in.UserName, k.newKey), &conflict) {
+		return err
+	}
+	conflict.RetractErr = k.in.Journal.Retract(context.WithoutCancel(ctx))
+	conflict.Retracted = conflict.RetractErr == nil
+	return conflict
+}
+
 // rollback deletes the new key (and any stray one) and retracts the file.
 // Only the new key is deleted when its id is known and no retry may have
 // made another: a key another run made meanwhile is not this run's.
@@ -326,10 +362,12 @@ func (k *keyRun) rollback(ctx context.Context, cause error) error {
 	}
 	var stray int
 	var err error
-	if k.newKey != "" && !k.retried {
-		_, err = DeleteKeys(ctx, k.c, k.in.UserName, []string{k.newKey})
-	} else {
+	switch {
+	case k.retried:
+		// A lost answer may have made a key whose id nobody knows.
 		stray, err = deleteKeysExcept(ctx, k.c, k.in.UserName, k.keep...)
+	case k.newKey != "":
+		_, err = DeleteKeys(ctx, k.c, k.in.UserName, []string{k.newKey})
 	}
 	if err != nil {
 		return &LeftBehindError{Err: cause, UndoErr: err, Undone: undone,

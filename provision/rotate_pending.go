@@ -3,7 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,15 +36,19 @@ func (e *PendingRetirementError) Error() string {
 // ExitCode implements exitcode.Coder: refused before anything changed.
 func (e *PendingRetirementError) ExitCode() int { return exitcode.Usage }
 
-// BadRetireTagError refuses to act on a TagRetire value sesmtp cannot read.
+// BadRetireTagError refuses to act on retirement tags sesmtp cannot read
+// (or that record two held keys).
 type BadRetireTagError struct {
 	UserName string
-	Err      error
+	// TagKeys are the tags at fault.
+	TagKeys []string
+	Err     error
 }
 
 func (e *BadRetireTagError) Error() string {
 	return fmt.Sprintf("IAM user %q: %v; sesmtp does not guess which key it means. Check the user's keys ('sesmtp list'), then remove "+
-		"the tag with 'aws iam untag-user --user-name %s --tag-keys %s'. Nothing was changed", e.UserName, e.Err, e.UserName, TagRetire)
+		"the tag with 'aws iam untag-user --user-name %s --tag-keys %s'. Nothing was changed",
+		e.UserName, e.Err, e.UserName, strings.Join(e.TagKeys, " "))
 }
 
 // Unwrap returns the parse error.
@@ -57,12 +61,16 @@ func (e *BadRetireTagError) ExitCode() int { return exitcode.Usage }
 // retirement of a key it still holds. A record of a key that is gone is
 // stale: phase 1 overwrites it.
 func checkNoPendingRetirement(user string, tags []types.Tag, keys []types.AccessKeyMetadata) error {
-	r, err := retirementIn(tags)
+	records, err := retirementsIn(user, tags)
 	if err != nil {
-		return &BadRetireTagError{UserName: user, Err: err}
+		return err
 	}
-	if r != nil && slices.Contains(keyIDsOf(keys), r.AccessKeyID) {
-		return &PendingRetirementError{UserName: user, Retirement: *r}
+	held, _, err := pendingOf(user, records, keys)
+	if err != nil {
+		return err
+	}
+	if held != nil {
+		return &PendingRetirementError{UserName: user, Retirement: *held}
 	}
 	return nil
 }
@@ -117,7 +125,7 @@ func (e *RetirementNotRecordedError) Error() string {
 		"but its pending retirement could not be recorded (%v). Left behind: no %s tag on the user, so 'sesmtp retire' does not "+
 		"know the old key. Run the same command again (it records it and changes nothing else), or: "+
 		"aws iam tag-user --user-name %s --tags Key=%s,Value=%s",
-		e.UserName, e.Retirement.AccessKeyID, e.Err, TagRetire, e.UserName, TagRetire, e.Retirement.Value())
+		e.UserName, e.Retirement.AccessKeyID, e.Err, e.Retirement.tagKey(), e.UserName, e.Retirement.tagKey(), e.Retirement.Value())
 }
 
 // Unwrap returns the failure.
@@ -126,11 +134,12 @@ func (e *RetirementNotRecordedError) Unwrap() error { return e.Err }
 // ExitCode implements exitcode.Coder: the delivered key stays.
 func (e *RetirementNotRecordedError) ExitCode() int { return exitcode.LeftBehind }
 
-// tagRetirement writes r as user's TagRetire (replacing any earlier value).
+// tagRetirement writes r on user: in the tag it was read from, else in
+// its key's own (RetireTagKey), replacing that tag's earlier value only.
 func tagRetirement(ctx context.Context, c IAMAPI, user string, r Retirement) error {
 	_, err := c.TagUser(ctx, &iam.TagUserInput{UserName: aws.String(user),
-		Tags: []types.Tag{{Key: aws.String(TagRetire), Value: aws.String(r.Value())}}})
-	return awsError("TagUser", fmt.Sprintf("%s on user %q", TagRetire, user), err)
+		Tags: []types.Tag{{Key: aws.String(r.tagKey()), Value: aws.String(r.Value())}}})
+	return awsError("TagUser", fmt.Sprintf("%s on user %q", r.tagKey(), user), err)
 }
 
 // finishOld does what mode says with the old keys once the new key is
@@ -165,5 +174,5 @@ func recordRetirement(ctx context.Context, c IAMAPI, user, value string) ([]stri
 	if err := tagRetirement(ctx, c, user, r); err != nil {
 		return nil, err
 	}
-	return []string{fmt.Sprintf("recorded old access key %s as pending retirement (%s)", r.AccessKeyID, TagRetire)}, nil
+	return []string{fmt.Sprintf("recorded old access key %s as pending retirement (%s)", r.AccessKeyID, r.tagKey())}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -114,6 +115,31 @@ type Server struct {
 	faults  []*faultRule
 
 	strict strictModes // see strict.go
+
+	// date is the clock of the answers' Date header (SetClock); nil: the real one.
+	date atomic.Pointer[func() time.Time]
+}
+
+// SetClock sets the time the server's answers carry in their Date header:
+// IAM's clock as a client sees it (every IAM answer has one; HTTP/1.1
+// requires an origin server to send it, RFC 9110 section 6.6.1), which
+// sesmtp reads where it records or compares times, e.g. 'retire --grace'.
+// nil restores the real clock. Creation dates of what the server makes
+// keep the real clock.
+func (s *Server) SetClock(now func() time.Time) {
+	if now == nil {
+		s.date.Store(nil)
+		return
+	}
+	s.date.Store(&now)
+}
+
+// dateHeader sets w's Date header from the server's clock, if set (else
+// net/http sets the real time).
+func (s *Server) dateHeader(w http.ResponseWriter) {
+	if now := s.date.Load(); now != nil {
+		w.Header().Set("Date", (*now)().UTC().Format(http.TimeFormat))
+	}
 }
 
 // NewServer starts a server on 127.0.0.1 and returns it; Close stops it.
@@ -154,6 +180,7 @@ func (s *Server) Close() {
 // ServeHTTP answers one IAM Query API request, or a Secrets Manager or
 // SSM request in the JSON protocol (X-Amz-Target set; jsonproto.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.dateHeader(w)
 	if r.URL.Path == SMTPAuthPath {
 		s.serveSMTPAuth(w, r) // smtp-local's check; see smtpauth.go
 		return
