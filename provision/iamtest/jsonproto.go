@@ -38,8 +38,8 @@ type jsonRequest struct {
 // jsonOperation performs one action under the state lock.
 type jsonOperation func(s *Server, st *storeState, req *jsonRequest) (any, *apiError)
 
-// jsonOperations are the store actions the server implements: exactly the
-// calls package store makes.
+// jsonOperations are the store actions the server implements: the calls
+// package store makes, and the tagging calls the operator policy grants.
 var jsonOperations map[string]jsonOperation
 
 func init() {

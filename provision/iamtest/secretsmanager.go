@@ -9,7 +9,8 @@ import (
 
 // Secrets Manager, as the Secrets Manager API reference (version
 // 2017-10-17) describes the calls package store makes: CreateSecret,
-// DescribeSecret, PutSecretValue, UpdateSecretVersionStage, DeleteSecret.
+// DescribeSecret, PutSecretValue, UpdateSecretVersionStage, DeleteSecret;
+// GetSecretValue (storeread.go); TagResource and UntagResource (storetags.go).
 // One account, one region's worth of secrets: ARNs take the region of the
 // request's credential scope.
 
@@ -82,7 +83,7 @@ func (s *Server) Secret(name string) (Secret, bool) {
 var secretsManagerOperations = map[string]jsonOperation{
 	"CreateSecret": createSecret, "DescribeSecret": describeSecret, "PutSecretValue": putSecretValue,
 	"UpdateSecretVersionStage": updateSecretVersionStage, "DeleteSecret": deleteSecret,
-	"GetSecretValue": getSecretValue,
+	"GetSecretValue": getSecretValue, "TagResource": tagResource, "UntagResource": untagResource,
 }
 
 // Limits from the API reference (CreateSecret, PutSecretValue, Tag).

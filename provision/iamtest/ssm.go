@@ -11,7 +11,8 @@ import (
 
 // SSM Parameter Store, as the Systems Manager API reference describes the
 // calls package store makes: PutParameter, ListTagsForResource,
-// GetParameterHistory, DeleteParameter.
+// GetParameterHistory, DeleteParameter; GetParameter (storeread.go);
+// AddTagsToResource (storetags.go).
 
 // Parameter is a snapshot of a parameter the server holds.
 type Parameter struct {
@@ -56,7 +57,7 @@ func (s *Server) Parameter(name string) (Parameter, bool) {
 var ssmOperations = map[string]jsonOperation{
 	"PutParameter": putParameter, "ListTagsForResource": listTagsForResource,
 	"GetParameterHistory": getParameterHistory, "DeleteParameter": deleteParameter,
-	"GetParameter": getParameter,
+	"GetParameter": getParameter, "AddTagsToResource": addTagsToResource,
 }
 
 // Limits from the API reference (PutParameter, Tag, GetParameterHistory).

@@ -31,13 +31,15 @@ func (s *Server) authorizeStore(req *jsonRequest, action, resource string) *apiE
 	for _, t := range s.storeResourceTags(req) {
 		ctx.Set("aws:ResourceTag/"+t.Key, t.Value)
 	}
-	if tags := jsonRequestTags(req.body); len(tags) > 0 {
-		keys := make([]string, 0, len(tags))
+	tags, untagKeys := jsonRequestTags(req.body)
+	if len(tags) > 0 {
 		for _, t := range tags {
 			ctx.Set("aws:RequestTag/"+t.Key, t.Value)
-			keys = append(keys, t.Key)
 		}
-		ctx.Set("aws:TagKeys", keys...)
+		ctx.Set("aws:TagKeys", tagKeysOf(tags)...)
+	}
+	if len(untagKeys) > 0 {
+		ctx.Set("aws:TagKeys", untagKeys...)
 	}
 	res, err := iampolicy.Evaluate(iampolicy.Request{Action: action, Resource: resource, Context: ctx}, p.policies)
 	if err != nil {
@@ -51,11 +53,16 @@ func (s *Server) authorizeStore(req *jsonRequest, action, resource string) *apiE
 	return nil
 }
 
-// jsonRequestTags reads the Tags of a JSON-protocol request body.
-func jsonRequestTags(body []byte) []smTag {
-	var in struct{ Tags []smTag }
+// jsonRequestTags reads the Tags of a JSON-protocol request body, and the
+// TagKeys of an UntagResource, whose aws:TagKeys they are (Service
+// Authorization Reference, Secrets Manager: UntagResource lists aws:TagKeys).
+func jsonRequestTags(body []byte) (tags []smTag, untagKeys []string) {
+	var in struct {
+		Tags    []smTag
+		TagKeys []string
+	}
 	_ = json.Unmarshal(body, &in) // parseJSON has already checked it is an object
-	return in.Tags
+	return in.Tags, in.TagKeys
 }
 
 // storeResourceTags returns the tags of the secret or parameter the call
