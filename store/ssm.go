@@ -128,6 +128,17 @@ func (s *ssmStore) tags(ctx context.Context, name string) (tags map[string]strin
 	return tags, true, nil
 }
 
+// managed reports whether a parameter exists and carries sesmtp's
+// managed-by tag. The operator policy lets GetParameterHistory,
+// GetParameter, PutParameter (overwrite) and DeleteParameter through only
+// for such a parameter: AWS authorizes before it looks the parameter up, so
+// asking another one's history answers AccessDenied, not ParameterNotFound.
+// ListTagsForResource is allowed for any parameter under the path.
+func (s *ssmStore) managed(ctx context.Context, name string) (bool, error) {
+	tags, found, err := s.tags(ctx, name)
+	return found && tags[TagManagedBy] == ManagedByValue, err
+}
+
 // history returns every version SSM keeps of a parameter, oldest first;
 // nil when it does not exist. decrypt asks for SecureString values in
 // plaintext (kms:Decrypt).
@@ -223,6 +234,9 @@ func (s *ssmStore) Retract(ctx context.Context, keyID string) (Retraction, error
 // keeps, the value before them is gone: ErrCannotRestore.
 func (s *ssmStore) retractOne(ctx context.Context, name, keyID string) (Item, error) {
 	it := Item{Name: name, Outcome: Untouched}
+	if ours, err := s.managed(ctx, name); err != nil || !ours { // sesmtp writes only parameters it tags
+		return it, err
+	}
 	h, err := s.history(ctx, name, true)
 	if err != nil || len(h) == 0 || markedKey(h[len(h)-1]) != keyID {
 		return it, err
@@ -277,6 +291,9 @@ func (s *ssmStore) Describe(ctx context.Context) (State, error) {
 		return st, err
 	}
 	st.Exists, st.Managed, st.IAMUser = true, tags[TagManagedBy] == ManagedByValue, tags[TagIAMUser]
+	if !st.Managed { // not sesmtp's: nothing to read, and the operator policy allows no reading it
+		return st, nil
+	}
 	h, err := s.history(ctx, name, false)
 	if err != nil || len(h) == 0 {
 		return st, err
@@ -291,6 +308,9 @@ func (s *ssmStore) Describe(ctx context.Context) (State, error) {
 func (s *ssmStore) Holds(ctx context.Context, keyID string) (bool, error) {
 	for _, name := range s.target.ParameterNames(false) {
 		valued := name == s.primary()
+		if ours, err := s.managed(ctx, name); err != nil || !ours {
+			return false, err
+		}
 		h, err := s.history(ctx, name, valued)
 		if err != nil || len(h) == 0 || markedKey(h[len(h)-1]) != keyID {
 			return false, err
