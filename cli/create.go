@@ -93,8 +93,8 @@ EXAMPLES:
    sesmtp create --user billing-mailer --region eu-west-1,us-east-1 --out secrets/billing.env --format env
    sesmtp create --user app --region eu-west-1 --from-address 'noreply@example.com' --tag team=payments
    sesmtp create --user app --region eu-west-1 --dry-run
-   sesmtp create --user billing-mailer --region eu-west-1 --store secretsmanager:prod/billing/smtp
-   sesmtp create --user wiki-mailer --region eu-west-1 --store ssm:/mediawiki/smtp/ --kms-key-id alias/smtp
+   sesmtp create --user billing-mailer --region eu-west-1 --store secretsmanager:smtp/billing
+   sesmtp create --user wiki-mailer --region eu-west-1 --store ssm:/smtp/wiki/ --kms-key-id alias/smtp
    sesmtp create --from-file senders.csv --region eu-west-1 --store 'secretsmanager:smtp/{user}/credentials'`,
 		Flags:  flags,
 		Action: func(c *cli.Context) error { return runCreate(c, io) },

@@ -109,11 +109,15 @@ boundary policy. Reads (Get*, List*) are allowed everywhere. See docs/security.m
 --allow-tag KEY lets operators tag new users KEY=VALUE (create --tag) besides
 sesmtp's own sesmtp:* tags; choose keys no other policy of the account trusts.
 
---store-prefix adds what --store needs, and no more: secretsmanager:PREFIX allows
-Secrets Manager secrets whose names start with PREFIX, created only with sesmtp's tags
-and written, read or deleted only while they carry sesmtp:managed-by=sesmtp;
-ssm:/PATH/ allows SSM parameters under the path. --kms-key-id ARN adds the customer
-managed key, usable only through Secrets Manager and SSM (kms:ViaService). See docs/store.md.
+--store-prefix adds what --store needs: secretsmanager:PREFIX/ allows Secrets Manager
+secrets whose names start with PREFIX/, ssm:/PATH/ SSM parameters under the path; both
+created only with sesmtp's tags, and written, read or deleted only while they carry
+sesmtp:managed-by=sesmtp. Operators may tag anything under a prefix so: every item under
+a --store-prefix is readable, writable and deletable by operators, so give prefixes that
+hold only sesmtp's items (secretsmanager:smtp/, ssm:/smtp/), never an application's
+own (prod/, /mediawiki/); a warning on stderr says so. --kms-key-id adds the customer
+managed key by its key ARN (an alias names no key in a policy), usable only through
+Secrets Manager and SSM (kms:ViaService). See docs/store.md.
 
 Without --boundary-arn: the broad policy, every IAM action sesmtp calls on every resource
 (--command narrows it to those commands: ` + strings.Join(policy.Commands(), ", ") + `). Whoever holds it can
@@ -126,7 +130,9 @@ EXAMPLES:
    aws iam create-policy --policy-name SesmtpOperator --policy-document file://sesmtp-operator.json
    aws iam attach-role-policy --role-name mail-admin --policy-arn arn:aws:iam::123456789012:policy/SesmtpOperator
    sesmtp policy operator --boundary-arn arn:aws:iam::123456789012:policy/sesmtp/SesmtpSenderBoundary \
-       --store-prefix secretsmanager:smtp/ --store-prefix ssm:/smtp/`,
+       --store-prefix secretsmanager:smtp/ --store-prefix ssm:/smtp/ \
+       --kms-key-id arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+   aws kms describe-key --key-id alias/smtp --query KeyMetadata.Arn --output text   # the key ARN behind an alias`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: flagBoundaryARN, Usage: "the boundary policy 'sesmtp setup' created: print the bounded policy"},
 			&cli.StringFlag{Name: flagUserPath, Usage: "with --boundary-arn: the IAM path of sesmtp's users (default " + policy.DefaultUserPath + ")"},
@@ -160,7 +166,11 @@ func runOperatorPolicy(c *cli.Context, io stdio) error {
 	if doc, err = withStorePrefixes(c, doc, c.String(flagBoundaryARN)); err != nil {
 		return err
 	}
-	return printPolicy(c, io, doc)
+	if err := printPolicy(c, io, doc); err != nil {
+		return err
+	}
+	warnStorePrefixes(c, io)
+	return nil
 }
 
 // broadPolicyWarning goes to stderr with the broad operator policy.
@@ -183,6 +193,7 @@ func printBroadPolicy(c *cli.Context, io stdio) error {
 	if err := printPolicy(c, io, doc); err != nil {
 		return err
 	}
+	warnStorePrefixes(c, io)
 	if len(cmds) == 0 || slices.ContainsFunc(cmds, func(c string) bool { return c != "list" }) {
 		fmt.Fprintln(io.err, broadPolicyWarning)
 	}

@@ -45,9 +45,11 @@ func storeFlowArgs(a *account, args ...string) []string {
 
 // TestStoreEscalationMatrix runs, as an operator holding the bounded
 // policy with --store-prefix, every store flow (all must work without an
-// AccessDenied) and every write, read or deletion of a secret or parameter
-// outside the prefix, or of a secret sesmtp did not make inside it,
-// through the SDK (all must be denied).
+// AccessDenied) and every creation, tagging, write, read or deletion of a
+// secret or parameter outside the prefix, or of one sesmtp did not make
+// inside it, through the SDK (all must be denied). What it cannot deny, by
+// design: tagging an item under the prefix as sesmtp's, then using it
+// (docs/store.md, Permissions).
 func TestStoreEscalationMatrix(t *testing.T) {
 	a := setUpAccount(t)
 	admin := storeClients(a.srv)
@@ -58,9 +60,11 @@ func TestStoreEscalationMatrix(t *testing.T) {
 	_, err = admin.SecretsManager.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("prod/db"),
 		SecretString: aws.String(`{"password":"db"}`), Tags: []smtypes.Tag{{Key: aws.String(store.TagManagedBy), Value: aws.String(store.ManagedByValue)}}})
 	require.NoError(t, err)
-	_, err = admin.SSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/prod/db/password"), Value: aws.String("db"),
-		Type: ssmtypes.ParameterTypeSecureString})
-	require.NoError(t, err)
+	for _, name := range []string{"/prod/db/password", "/smtp/admin-made"} {
+		_, err = admin.SSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("db"),
+			Type: ssmtypes.ParameterTypeSecureString})
+		require.NoError(t, err)
+	}
 	storeOperator(t, a)
 	smtp := smtptest.NewServer(t, smtptest.Options{Accept: acceptIAMKeys(a.srv, "eu-west-1")})
 
@@ -86,8 +90,14 @@ func TestStoreEscalationMatrix(t *testing.T) {
 	}
 	sec, _ := a.srv.Secret("smtp/admin-made")
 	assert.Len(t, sec.Versions, 1, "the admin's secret under the prefix is untouched")
-	p, _ := a.srv.Parameter("/prod/db/password")
-	assert.Len(t, p.Versions, 1)
+	assert.Empty(t, sec.Tags)
+	for _, name := range []string{"/prod/db/password", "/smtp/admin-made"} {
+		p, ok := a.srv.Parameter(name)
+		if assert.True(t, ok, name) {
+			assert.Len(t, p.Versions, 1, name)
+			assert.Empty(t, p.Tags, name)
+		}
+	}
 	t.Logf("store escalation matrix: %d attempts, %d denied; %d flows, %d allowed", attempts, denied, flows, allowed)
 }
 
@@ -133,8 +143,33 @@ func storeEscalationFlows(t *testing.T, smtp *smtptest.Server) []escalationFlow 
 		{name: "delete --delete-stored", args: func(a *account) []string {
 			return storeFlowArgs(a, "delete", "--user", "st1", "--yes", "--delete-stored")
 		}},
-		{name: "delete --delete-stored (ssm)", args: func(a *account) []string {
+		{name: "delete --delete-stored (a batch's secret)", args: func(a *account) []string {
 			return storeFlowArgs(a, "delete", "--user", "sb1", "--yes", "--delete-stored")
+		}},
+		{name: "create --store ssm:/path/name", args: func(a *account) []string {
+			return storeFlowArgs(a, "create", "--user", "st4", "--region", "eu-west-1", "--store", "ssm:/smtp/st4")
+		}},
+		{name: "rotate --strategy key (tagged ssm store)", args: func(a *account) []string {
+			return storeFlowArgs(a, "rotate", "--user", "st4", "--strategy", "key", "--region", "eu-west-1")
+		}, check: func(t *testing.T, a *account) {
+			p, _ := a.srv.Parameter("/smtp/st4")
+			assert.Len(t, p.Versions, 2, "overwritten")
+		}},
+		{name: "verify --store (ssm)", args: func(a *account) []string {
+			return storeFlowArgs(a, "verify", "--store", "ssm:/smtp/st4", "--region", "eu-west-1", "--endpoint", smtp.Addr, "--ca-file", smtp.CAFile)
+		}},
+		{name: "create --store ssm:/path/ --verify, rejected and rolled back", code: exitcode.Rejected, args: func(a *account) []string {
+			return storeFlowArgs(a, "create", "--user", "st5", "--region", "eu-west-1", "--store", "ssm:/smtp/st5/",
+				"--verify", "--smtp-endpoint", reject.Addr, "--ca-file", reject.CAFile, "--verify-wait", "0s")
+		}, check: func(t *testing.T, a *account) {
+			_, ok := a.srv.Parameter("/smtp/st5/username")
+			assert.False(t, ok, "taken back")
+		}},
+		{name: "delete --delete-stored (ssm)", args: func(a *account) []string {
+			return storeFlowArgs(a, "delete", "--user", "st4", "--yes", "--delete-stored")
+		}, check: func(t *testing.T, a *account) {
+			_, ok := a.srv.Parameter("/smtp/st4")
+			assert.False(t, ok, "deleted")
 		}},
 	}
 }
@@ -177,6 +212,52 @@ func storeEscalationAttempts(a *account) []escalationAttempt {
 			return err
 		}
 	}
+	ptag := func(k, v string) ssmtypes.Tag { return ssmtypes.Tag{Key: aws.String(k), Value: aws.String(v)} }
+	pmanaged := []ssmtypes.Tag{ptag(store.TagManagedBy, store.ManagedByValue), ptag(store.TagIAMUser, "x")}
+	newParam := func(name string, tags []ssmtypes.Tag) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("x"),
+				Type: ssmtypes.ParameterTypeSecureString, Tags: tags})
+			return err
+		}
+	}
+	readParam := func(name string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := ps.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+			return err
+		}
+	}
+	paramHistory := func(name string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := ps.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+			return err
+		}
+	}
+	delParam := func(name string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := ps.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(name)})
+			return err
+		}
+	}
+	tagSecret := func(id string, tags []smtypes.Tag) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(id), Tags: tags})
+			return err
+		}
+	}
+	untagSecret := func(id string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := sm.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(id), TagKeys: []string{store.TagManagedBy}})
+			return err
+		}
+	}
+	tagParam := func(name string, tags []ssmtypes.Tag) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := ps.AddTagsToResource(ctx, &ssm.AddTagsToResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingParameter,
+				ResourceId: aws.String(name), Tags: tags})
+			return err
+		}
+	}
 	return []escalationAttempt{
 		{"create a secret outside the prefix", create("prod/smtp", managed)},
 		{"create a secret under the prefix without sesmtp's tags", create("smtp/untagged", nil)},
@@ -197,19 +278,24 @@ func storeEscalationAttempts(a *account) []escalationAttempt {
 			_, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("prod/db")})
 			return err
 		}},
+		{"tag a secret outside the prefix as sesmtp's", tagSecret("prod/db", managed)},
+		{"untag a secret outside the prefix", untagSecret("prod/db")},
+		{"tag a secret under the prefix with a foreign tag key", tagSecret("smtp/admin-made", []smtypes.Tag{tag("owner", "me")})},
+		{"tag a secret under the prefix as another tool's", tagSecret("smtp/admin-made", []smtypes.Tag{tag(store.TagManagedBy, "terraform")})},
+		{"untag a secret under the prefix", untagSecret("smtp/admin-made")},
 		{"overwrite a parameter outside the path", putParam("/prod/db/password")},
 		{"create a parameter outside the path", putParam("/prod/smtp/password")},
-		{"read a parameter outside the path", func(ctx context.Context) error {
-			_, err := ps.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/prod/db/password"), WithDecryption: aws.Bool(true)})
-			return err
-		}},
-		{"delete a parameter outside the path", func(ctx context.Context) error {
-			_, err := ps.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String("/prod/db/password")})
-			return err
-		}},
-		{"read a parameter's history outside the path", func(ctx context.Context) error {
-			_, err := ps.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String("/prod/db/password"), WithDecryption: aws.Bool(true)})
-			return err
-		}},
+		{"create a tagged parameter outside the path", newParam("/prod/smtp/tagged", pmanaged)},
+		{"read a parameter outside the path", readParam("/prod/db/password")},
+		{"delete a parameter outside the path", delParam("/prod/db/password")},
+		{"read a parameter's history outside the path", paramHistory("/prod/db/password")},
+		{"tag a parameter outside the path as sesmtp's", tagParam("/prod/db/password", pmanaged)},
+		{"create a parameter under the path without sesmtp's tags", newParam("/smtp/untagged", nil)},
+		{"create a parameter under the path with a foreign tag key", newParam("/smtp/extra", append(pmanaged, ptag("owner", "me")))},
+		{"overwrite a parameter under the path sesmtp did not make", putParam("/smtp/admin-made")},
+		{"read a parameter under the path sesmtp did not make", readParam("/smtp/admin-made")},
+		{"read its history", paramHistory("/smtp/admin-made")},
+		{"delete a parameter under the path sesmtp did not make", delParam("/smtp/admin-made")},
+		{"tag a parameter under the path with a foreign tag key", tagParam("/smtp/admin-made", []ssmtypes.Tag{ptag("owner", "me")})},
 	}
 }

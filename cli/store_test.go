@@ -195,9 +195,14 @@ func TestStoreBadInput(t *testing.T) {
 		{"verify: --store and --credentials", "give one", []string{"verify", "--store", "secretsmanager:" + matrixSecret, "--credentials", manifest, "--region", matrixRegion}},
 		{"verify: nothing stored", "holds no credentials", []string{"verify", "--store", "secretsmanager:none/smtp", "--region", matrixRegion}},
 		{"policy: --kms-key-id without --store-prefix", "goes with --store-prefix", []string{"policy", "operator", "--kms-key-id", "arn:aws:kms:eu-west-1:123456789012:key/k"}},
-		{"policy: a bad prefix", "use secretsmanager:PREFIX or ssm:/PATH/", []string{"policy", "operator", "--store-prefix", "smtp/"}},
+		{"policy: a bad prefix", "use secretsmanager:PREFIX/ or ssm:/PATH/", []string{"policy", "operator", "--store-prefix", "smtp/"}},
 		{"policy: an SSM path without /", "starts and ends with /", []string{"policy", "operator", "--store-prefix", "ssm:/smtp"}},
-		{"policy: a key that is not an ARN", "give the key's ARN", []string{"policy", "operator", "--store-prefix", "ssm:/smtp/", "--kms-key-id", "alias/smtp"}},
+		{"policy: a secret prefix of no whole level", "too broad", []string{"policy", "operator", "--store-prefix", "secretsmanager:prod"}},
+		{"policy: a secret prefix /", "too broad", []string{"policy", "operator", "--store-prefix", "secretsmanager:/"}},
+		{"policy: a wildcard", "without wildcards", []string{"policy", "operator", "--store-prefix", "ssm:/smtp/*"}},
+		{"policy: a key that is not an ARN", "give the key ARN", []string{"policy", "operator", "--store-prefix", "ssm:/smtp/", "--kms-key-id", "alias/smtp"}},
+		{"policy: an alias ARN", "aws kms describe-key --key-id alias/smtp --query KeyMetadata.Arn", []string{"policy", "operator",
+			"--store-prefix", "ssm:/smtp/", "--kms-key-id", "arn:aws:kms:eu-west-1:123456789012:alias/smtp"}},
 	}
 	before := snapshot(srv)
 	stores := storedEntries(t, srv)
@@ -211,6 +216,10 @@ func TestStoreBadInput(t *testing.T) {
 			}
 			assert.Equal(t, exitcode.Usage, res.code, res.stderr)
 			assert.Contains(t, res.stderr, tt.want)
+			if tt.args[0] == "policy" {
+				assert.Empty(t, res.stdout, "no policy is printed")
+				assert.NotContains(t, res.stderr, "warning:", "one paragraph: the error")
+			}
 			assert.Equal(t, before, snapshot(srv), "IAM is unchanged")
 			assert.Equal(t, stores, storedEntries(t, srv), "the stores are unchanged")
 		})

@@ -87,7 +87,7 @@ may not run the check.
 EXAMPLES:
    sesmtp verify --credentials credentials.csv
    sesmtp verify --credentials app.env --wait 2m
-   sesmtp verify --store secretsmanager:prod/billing/smtp --store-region eu-west-1
+   sesmtp verify --store secretsmanager:smtp/billing --store-region eu-west-1
    SMTP_USERNAME=AKIA... SMTP_PASSWORD=... sesmtp verify --region eu-west-1
    sesmtp verify --credentials relay.json --endpoint smtp.internal:465 --tls implicit --ca-file ca.pem
    sesmtp verify --credentials credentials.csv --check-permission --from-address noreply@example.com
