@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/journal"
+	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
 )
 
@@ -41,24 +43,28 @@ func killedCreate(t *testing.T, url, user, out, spec string, extra ...string) {
 	require.True(t, errors.As(c.Run(), &exit), "the run was killed")
 }
 
-// TestAttack3RecoveryPurgesUserRotatedSince: a create killed after its
-// CreateAccessKey, before the file was placed, leaves a user with an
-// undelivered key (as documented: the next run on that file removes it).
-// Meanwhile an operator finds the user without credentials and does what
-// sesmtp itself advises for such a user (batch's rotateAdvice): a phase-1
-// 'rotate --strategy key --out other.csv'. It delivers a new key, exit 0.
-// Then the killed create is rerun (the CI job retries): its recovery sees
-// the user still carries the dead run's run-id and purges it, with every
-// key, so the rotation's delivered key is deleted and other.csv names a
-// key IAM no longer holds.
+// TestAttack3RecoveryPurgesUserRotatedSince (was a BREAK): a create killed
+// after its CreateAccessKey, before the file was placed, leaves a user with
+// an undelivered key (as documented: the next run on that file removes
+// it). Meanwhile an operator finds the user without credentials and does
+// what sesmtp itself advises for such a user (batch's rotateAdvice): a
+// phase-1 'rotate --strategy key --out other.csv'. It delivers a new key,
+// exit 0. Then the killed create is rerun (the CI job retries): its
+// recovery saw the user still carrying the dead run's run-id and purged
+// it, with every key, so the rotation's delivered key was deleted and
+// other.csv named a key IAM no longer held. Now a recovery removes the
+// whole user only while IAM shows nothing on it the dead run did not
+// make: here it removes the dead run's own key, leaves the user (saying
+// so, with the command that would remove it), and the create, whose user
+// exists, exits 1 (its recovery changed IAM).
 func TestAttack3RecoveryPurgesUserRotatedSince(t *testing.T) {
-	t.Skip("BREAK: create's recovery purges the whole user (every key) though a later rotation delivered a key of it")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
 	killedCreate(t, e.URL, "target", a, credfile.StepTempWritten+"#1")
 	require.Len(t, keyIDsOfUser(srv, "target"), 1, "the dead run's undelivered key")
+	dead := keyIDsOfUser(srv, "target")[0]
 
 	res := sesmtpProcess(t, e.URL, "rotate", "--user", "target", "--strategy", "key", "--region", matrixRegion, "--out", b)
 	require.Equal(t, exitcode.OK, res.code, res.stderr)
@@ -66,8 +72,17 @@ func TestAttack3RecoveryPurgesUserRotatedSince(t *testing.T) {
 
 	res = sesmtpProcess(t, e.URL, "create", "--user", "target", "--region", matrixRegion, "--out", a)
 	t.Logf("rerun: exit %d\n%s", res.code, res.stderr)
-	assert.Contains(t, keyIDsOfUser(srv, "target"), delivered,
-		"the rerun's recovery deleted access key %s, which the rotation had delivered to %s", delivered, b)
+	assert.Equal(t, []string{delivered}, keyIDsOfUser(srv, "target"),
+		"the rerun's recovery removes the dead run's undelivered key %s and nothing else: access key %s, which the rotation delivered to %s, stays", dead, delivered, b)
+	u, ok := srv.User("target")
+	require.True(t, ok, "the user, which now carries another run's delivered key, stays")
+	assert.Contains(t, u.InlinePolicies, provision.DefaultPolicyName, "with the policy the delivered key sends with")
+	assert.Equal(t, exitcode.Failed, res.code, "the user exists, and the recovery changed IAM: exit 1, not 2")
+	assert.Contains(t, res.stderr, "removed what it made and had not delivered: access key "+dead)
+	assert.Contains(t, res.stderr, "which now holds access key "+delivered)
+	assert.Contains(t, res.stderr, "sesmtp delete --user target")
+	assert.NoFileExists(t, a)
+	assert.NoFileExists(t, journal.MarkerPath(a), "the recovery is done: the record goes")
 }
 
 // TestAttack3DeleteStoredKilledAfterDeleteUser: 'delete --delete-stored'
@@ -97,42 +112,79 @@ func TestAttack3DeleteStoredKilledAfterDeleteUser(t *testing.T) {
 	}
 }
 
-// TestAttack3RerunWithNarrowerPolicyExits0: a create killed after its
-// delivery (during --verify, say) is rerun on the same file with the
-// sender narrowed (--from-address, as the operator meant all along). The
-// rerun finds the earlier run's delivery, says "Nothing more to do" and
-// exits 0: the user keeps the unrestricted policy of the first run; the
-// From restriction this run asked for was never applied, and exit 0 says
-// it was done. (Also for --region: a file without the asked region's
-// password.)
+// TestAttack3RerunWithNarrowerPolicyExits0 (was a BREAK): a create killed
+// after its delivery (during --verify, say) is rerun on the same file with
+// the sender narrowed (--from-address, as the operator meant all along),
+// or with another --region. The rerun found the earlier run's delivery,
+// said "Nothing more to do" and exited 0: the user kept the unrestricted
+// policy of the first run (or the file lacked the region's password), and
+// exit 0 said it was done. Now the marker records what the run was asked
+// for; the rerun says what differs and the command that gets it, changes
+// nothing, and exits 2 (its recovery changed nothing either).
 func TestAttack3RerunWithNarrowerPolicyExits0(t *testing.T) {
-	t.Skip("BREAK: a rerun after a delivered kill exits 0 ignoring its own --from-address/--region: the policy stays unrestricted")
-	e := iamtest.Start(t)
-	srv := e.Local(t)
-	out := filepath.Join(t.TempDir(), "a.csv")
-	killedCreate(t, e.URL, "target", out, journal.StepDelivered+"#1")
-	res := sesmtpProcess(t, e.URL, "create", "--user", "target", "--region", matrixRegion, "--out", out, "--from-address", "noreply@example.com")
-	t.Logf("rerun: exit %d\n%s", res.code, res.stderr)
-	if res.code != exitcode.OK {
-		return // refusing, or saying the work differs, is honest
+	for _, tt := range []struct {
+		name   string
+		extra  []string
+		differ string
+		advice func(out string) string
+	}{
+		{"from-address", []string{"--region", matrixRegion, "--from-address", "noreply@example.com"}, "sender policy: the earlier run's AmazonSesSendingAccess",
+			func(string) string {
+				return `aws iam put-user-policy --user-name target --policy-name AmazonSesSendingAccess --policy-document '{"Version":"2012-10-17",` +
+					`"Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*","Condition":{"StringLike":{"ses:FromAddress":"noreply@example.com"}}}]}'`
+			}},
+		{"region", []string{"--region", matrixRegion + ",us-east-1"}, "regions: the earlier run's " + matrixRegion + ", this run asks " + matrixRegion + ",us-east-1",
+			func(out string) string {
+				return "sesmtp rotate --user target --strategy key --retire-now --region " + matrixRegion + ",us-east-1 --format csv --out " + out + " --force"
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := iamtest.Start(t)
+			srv := e.Local(t)
+			out := filepath.Join(t.TempDir(), "a.csv")
+			killedCreate(t, e.URL, "target", out, journal.StepDelivered+"#1")
+			before, _ := srv.User("target")
+			file, err := os.ReadFile(out)
+			require.NoError(t, err)
+			res := sesmtpProcess(t, e.URL, append([]string{"create", "--user", "target", "--out", out}, tt.extra...)...)
+			t.Logf("rerun: exit %d\n%s", res.code, res.stderr)
+			assert.Equal(t, exitcode.Usage, res.code, "what this run asks was not done, and nothing was changed")
+			assert.Contains(t, res.stderr, tt.differ)
+			assert.Contains(t, res.stderr, tt.advice(out))
+			assert.NotContains(t, res.stderr, "Nothing more to do")
+			after, _ := srv.User("target")
+			assert.Equal(t, before.InlinePolicies, after.InlinePolicies, "delivered work is never changed")
+			assert.Equal(t, keyIDsOfUser(srv, "target"), []string{fileKey(t, out)})
+			got, err := os.ReadFile(out)
+			require.NoError(t, err)
+			assert.Equal(t, file, got, "delivered credentials are never rewritten")
+			assert.NoFileExists(t, journal.MarkerPath(out))
+
+			if tt.name == "region" { // the command it names gets what was asked
+				res = sesmtpProcess(t, e.URL, strings.Fields(tt.advice(out))[1:]...)
+				require.Equal(t, exitcode.OK, res.code, res.stderr)
+				got, err := os.ReadFile(out)
+				require.NoError(t, err)
+				assert.Contains(t, string(got), "us-east-1")
+				ids, _, err := credfile.KeyIDs(out)
+				require.NoError(t, err)
+				assert.Equal(t, keyIDsOfUser(srv, "target"), slices.Compact(ids), "one line a region, each naming the key IAM holds")
+			}
+		})
 	}
-	u, ok := srv.User("target")
-	require.True(t, ok)
-	var policies []string
-	for _, doc := range u.InlinePolicies {
-		policies = append(policies, doc)
-	}
-	assert.Contains(t, strings.Join(policies, "\n"), "noreply@example.com", "exit 0, yet the user may send as any address")
 }
 
-// TestAttack3RerunRetireNowAfterKilledPhase1: a phase-1 key rotation is
-// killed after its delivery; the operator, who has just learnt that the
-// old key leaked, reruns it with --retire-now on the same file. The
-// recovery finishes the dead run's plan (old key recorded as pending
+// TestAttack3RerunRetireNowAfterKilledPhase1 (was a BREAK): a phase-1 key
+// rotation is killed after its delivery; the operator, who has just learnt
+// that the old key leaked, reruns it with --retire-now on the same file.
+// The recovery finished the dead run's plan (old key recorded as pending
 // retirement, still active), then "Nothing more to do", exit 0: the
-// leaked key this run was asked to delete stays active.
+// leaked key this run was asked to delete stayed active. Now the rerun
+// compares what it asks with what the dead run was asked (the marker
+// records it): it says the old key was left pending and names the retire
+// runs that delete it, and exits 1 (the recovery recorded the pending
+// retirement). Those runs delete it.
 func TestAttack3RerunRetireNowAfterKilledPhase1(t *testing.T) {
-	t.Skip("BREAK: rotate --retire-now rerun after a killed phase-1 rotation exits 0 and leaves the old (leaked) key active")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	srv.PutUser(consoleUser("target"))
@@ -145,9 +197,17 @@ func TestAttack3RerunRetireNowAfterKilledPhase1(t *testing.T) {
 	require.True(t, errors.As(c.Run(), &exit), "the run was killed")
 	res := sesmtpProcess(t, e.URL, "rotate", "--user", "target", "--strategy", "key", "--region", matrixRegion, "--out", out, "--retire-now")
 	t.Logf("rerun: exit %d\n%s", res.code, res.stderr)
-	if res.code == exitcode.OK {
-		assert.NotContains(t, keyIDsOfUser(srv, "target"), old, "exit 0, yet the key --retire-now was to delete is still there")
+	assert.Equal(t, exitcode.Failed, res.code, "not done; the recovery recorded the old key's pending retirement, so 1, not 2")
+	assert.Contains(t, res.stderr, "old keys: the earlier run's left active, pending retirement, this run asks deleted (--retire-now)")
+	assert.Contains(t, res.stderr, "run 'sesmtp retire --user target --yes' twice")
+	delivered := fileKey(t, out)
+	assert.ElementsMatch(t, []string{old, delivered}, keyIDsOfUser(srv, "target"), "the refusal changed nothing more")
+
+	for range 2 {
+		res = sesmtpProcess(t, e.URL, "retire", "--user", "target", "--yes")
+		require.Equal(t, exitcode.OK, res.code, res.stderr)
 	}
+	assert.Equal(t, []string{delivered}, keyIDsOfUser(srv, "target"), "the named command deletes the leaked key")
 }
 
 // TestAttack3CredentialsAtALockPath: sesmtp's journal names are plain
@@ -177,13 +237,15 @@ func TestAttack3CredentialsAtALockPath(t *testing.T) {
 		"the credentials of access key %s, delivered to %s, were overwritten or removed by another run", delivered, journal.LockPath(out))
 }
 
-// TestAttack3RecoveryFailsPartWay: a create killed before its delivery;
-// the rerun's recovery removes the dead run's key and policy, then IAM
-// refuses DeleteUser (AccessDenied: an operator policy without it, or a
-// persistent failure). The run changed IAM and left a user behind: that
-// is exit 4 with what remains and the command that removes it.
+// TestAttack3RecoveryFailsPartWay (was a BREAK): a create killed before
+// its delivery; the rerun's recovery removes the dead run's key and
+// policy, then IAM refuses DeleteUser (AccessDenied: an operator policy
+// without it, or a persistent failure). The run changed IAM and left a
+// user behind, and exited 1 without a command: now exit 4 with what
+// remains and the command that removes it; the dead run's record stays,
+// so the same command, once DeleteUser is allowed, finishes the removal
+// and goes on.
 func TestAttack3RecoveryFailsPartWay(t *testing.T) {
-	t.Skip("BREAK: a recovery that removed the dead run's key and policy, then failed at DeleteUser, exits 1 (not 4, no command)")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	out := filepath.Join(t.TempDir(), "a.csv")
@@ -191,10 +253,18 @@ func TestAttack3RecoveryFailsPartWay(t *testing.T) {
 	srv.Inject(iamtest.Fault{Action: "DeleteUser", Kind: iamtest.FailBefore, Code: "AccessDenied"})
 	res := sesmtpProcess(t, e.URL, "create", "--user", "target", "--region", matrixRegion, "--out", out)
 	t.Logf("rerun: exit %d\n%s", res.code, res.stderr)
-	_, left := srv.User("target")
+	u, left := srv.User("target")
 	require.True(t, left)
+	assert.Empty(t, u.AccessKeys)
 	assert.Equal(t, exitcode.LeftBehind, res.code, "the recovery removed the key and policy and left the user")
-	assert.Contains(t, res.stderr, "sesmtp delete --user target", "exit 4 names the command that removes what is left")
+	assert.Contains(t, res.stderr, `Left behind: user "target". Remove it with: sesmtp delete --user target`, "exit 4 names what remains and the command that removes it")
+	assert.FileExists(t, journal.MarkerPath(out), "the record stays for the next run")
+
+	srv.ClearFaults()
+	res = sesmtpProcess(t, e.URL, "create", "--user", "target", "--region", matrixRegion, "--out", out)
+	require.Equal(t, exitcode.OK, res.code, res.stderr)
+	assert.Contains(t, res.stderr, `removed what it made and had not delivered: user "target"`)
+	assert.Equal(t, keyIDsOfUser(srv, "target"), []string{fileKey(t, out)})
 }
 
 // TestAttack3BatchManifestEditedAfterKill: a batch is killed while its
