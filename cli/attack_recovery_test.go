@@ -947,12 +947,16 @@ func TestAttackRetireKilledAfterDeactivateThenOtherCommands(t *testing.T) {
 
 // TestAttackRecoveryRerunOtherFormat (was a BREAK, cosmetic): a create
 // killed after delivering a CSV file; the operator reruns it asking for
-// --format env on the same --out. The rerun says "Nothing more to do:
-// FILE holds the credentials" and exits 0: the credentials are whole, and
-// delivered credentials are never rewritten; it used to say nothing of
-// the format. It says the file keeps the earlier run's format now.
+// --format env on the same --out. The rerun used to say "Nothing more to
+// do" and exit 0, saying nothing of the format; then, that the file keeps
+// the earlier run's format, still with exit 0. But the file is not what
+// this run asked for (a script that sources it fails): the marker records
+// the earlier run's request, and the rerun says what differs, names the
+// command that delivers what it asks, changes nothing and exits 2. That
+// command gives an env file.
 func TestAttackRecoveryRerunOtherFormat(t *testing.T) {
 	e := iamtest.Start(t)
+	srv := e.Local(t)
 	out := filepath.Join(t.TempDir(), "a.env")
 	c := subprocess(t, "create", "--user", "target", "--region", matrixRegion, "--endpoint-url", e.URL, "--format", "csv", "--out", out)
 	c.Env = mainEnv(killAtEnv + "=" + journal.StepDelivered + "#1")
@@ -962,9 +966,18 @@ func TestAttackRecoveryRerunOtherFormat(t *testing.T) {
 	require.NoError(t, err)
 	res := sesmtpProcess(t, e.URL, "create", "--user", "target", "--region", matrixRegion, "--format", "env", "--out", out)
 	t.Logf("exit %d\n%s", res.code, res.stderr)
-	require.Equal(t, exitcode.OK, res.code, "the work is done: the credentials are whole")
+	require.Equal(t, exitcode.Usage, res.code, "the file is not in the format asked for; nothing was changed")
 	data, err := os.ReadFile(out)
 	require.NoError(t, err)
 	assert.Equal(t, before, data, "delivered credentials are never rewritten")
-	assert.Contains(t, res.stderr, out+" is in the csv format the earlier run wrote, not env as this run asks")
+	assert.Contains(t, res.stderr, "file format: the earlier run's csv, this run asks env")
+	advice := "sesmtp rotate --user target --strategy key --retire-now --region " + matrixRegion + " --format env --out " + out + " --force"
+	require.Contains(t, res.stderr, advice)
+
+	res = sesmtpProcess(t, e.URL, strings.Fields(advice)[1:]...)
+	require.Equal(t, exitcode.OK, res.code, res.stderr)
+	data, err = os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "SMTP_USERNAME=", "an env file now")
+	assert.Equal(t, keyIDsOfUser(srv, "target"), []string{fileKey(t, out)})
 }

@@ -224,6 +224,9 @@ func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 		return err
 	}
 	if rec.Completed(provision.FlowCreate, in.UserName) {
+		if err := checkSameRequest(rec, *in.Request(), target); err != nil {
+			return err
+		}
 		return printAlreadyDelivered(io, rec, target, in.Verify != nil, format)
 	}
 	if err := target.checkFree(); err != nil {
@@ -339,7 +342,7 @@ func readCreateInput(c *cli.Context, io stdio) (provision.CreateInput, fileTarge
 		UserName: user, Path: path, Tags: tags, PermissionsBoundary: boundary,
 		Policy: doc, PolicyName: c.String(flagPolicyName), Group: c.String(flagGroup), Regions: regions, FIPS: c.Bool(flagFIPS),
 		AllowAnyGroup: c.Bool(flagAllowAnyGroup), Warn: func(msg string) { fmt.Fprintln(io.err, "warning: "+msg) },
-		OwnTags: target.store.ownTags(nil),
+		OwnTags: target.store.ownTags(nil), Delivery: target.delivery(),
 	}
 	return in, target, format, in.Validate()
 }

@@ -142,6 +142,7 @@ func runRotate(c *cli.Context, io stdio) error {
 		}
 		in.OwnTags = target.store.ownTags(tags)
 	}
+	in.Delivery = target.delivery()
 	j, rec, err := openJournal(ctx, c, io, client, target)
 	if err != nil {
 		return err
@@ -167,6 +168,9 @@ func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 		return err
 	}
 	if rec.Completed(flow, in.UserName) {
+		if err := checkSameRequest(rec, *in.Request(), target); err != nil {
+			return err
+		}
 		reportDelivered(io, rec, target, in.Verify != nil)
 		return nil
 	}

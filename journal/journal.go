@@ -363,6 +363,11 @@ func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, er
 		}
 		return rec, fmt.Errorf("an earlier run (%s) died while working on %s: %w", m.Owner, j.target.Name(), err)
 	}
+	if err != nil && exitcode.Of(err) == exitcode.LeftBehind {
+		// What remains is listed with its command; the marker stays, so
+		// that the next run finishes the removal.
+		return rec, fmt.Errorf("an earlier run (%s) died while working on %s; %w", m.Owner, j.target.Name(), err)
+	}
 	if err != nil {
 		return rec, fmt.Errorf("an earlier run (%s) died while working on %s and left IAM changes; removing them failed (run again to retry): %w",
 			m.Owner, j.target.Name(), err)

@@ -90,6 +90,9 @@ type CreateInput struct {
 	// sending (see CheckGroup); Warn, if set, receives the warning.
 	AllowAnyGroup bool
 	Warn          func(string)
+	// Delivery is where the caller delivers the credentials, recorded in
+	// the journal with the rest of the request (Request).
+	Delivery Delivery
 }
 
 // CreateResult describes what Create made. It holds no secret.
@@ -217,7 +220,10 @@ func Create(ctx context.Context, c IAMAPI, in CreateInput) (CreateResult, error)
 		if p.Flow == "" {
 			p.Flow = FlowCreate
 		}
-		p.User, p.UserRunID, p.KeyID = in.UserName, in.RunID, ""
+		p.User, p.UserRunID, p.KeyID, p.Budget = in.UserName, in.RunID, "", budget(ctx)
+		if in.Restore == nil { // a recreate records its own request
+			p.Request = in.Request()
+		}
 	})
 	if err != nil {
 		return CreateResult{}, fmt.Errorf("record the run before creating user %q: %w", in.UserName, err)

@@ -61,6 +61,17 @@ type Progress struct {
 	// Saved (rotate-recreate) is the user's configuration, recorded before
 	// the user is deleted, so that the rotation can be finished after a crash.
 	Saved *SavedConfig `json:"saved,omitempty"`
+	// Budget (create) is how long the run could still make IAM calls when
+	// it recorded the user it was about to create (its --timeout left, and
+	// windowSlack); zero without a deadline. A recovery that does not know
+	// the new key's id counts as the run's only keys created from the
+	// user's creation (IAM's CreateDate) to Budget after it.
+	Budget time.Duration `json:"budget,omitempty"`
+	// Request (create, rotate) is what the run was asked for; nil in the
+	// marker of an earlier sesmtp. A recovery removes a user the run
+	// created only if it holds no policy or group but the one asked for;
+	// a rerun that finds the work delivered compares its own request.
+	Request *Request `json:"request,omitempty"`
 }
 
 // CreatedGroup is a group a run creates, with the inline policy it puts on it.

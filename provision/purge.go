@@ -33,6 +33,32 @@ type purger struct {
 	done  []string
 	gone  bool   // the user no longer exists
 	skips *skips // listings the endpoint lacks (nil: none are skipped)
+	// owns, if set, must own every key, inline policy and group
+	// membership the purger finds before it deletes any of a listing's: a
+	// recovery removes a dead run's user only while it holds nothing else.
+	owns ownership
+	// sent says a call that changes IAM was sent.
+	sent bool
+}
+
+// ForeignError stops a recovery's purge that found, on the dead run's
+// user, something that run did not make (it appeared after the recovery
+// looked): the user is not removed.
+type ForeignError struct {
+	UserName string
+	Thing    string
+}
+
+func (e *ForeignError) Error() string {
+	return fmt.Sprintf("IAM user %q now holds %s, which the earlier run did not make: sesmtp stopped removing the user", e.UserName, e.Thing)
+}
+
+// guard fails if owns does not own thing.
+func (p *purger) guard(thing string, created time.Time) error {
+	if p.owns == nil || p.owns(thing, created) {
+		return nil
+	}
+	return &ForeignError{UserName: p.user, Thing: thing}
 }
 
 // purgePasses bounds how often purge starts over when DeleteUser finds
@@ -56,6 +82,7 @@ func (p *purger) purge(ctx context.Context, scope purgeScope) error {
 				return nil
 			}
 		}
+		p.sent = true
 		_, err := p.c.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(p.user)})
 		var conflict *types.DeleteConflictException
 		switch {
@@ -102,6 +129,7 @@ func (p *purger) listed(action string, err error) error {
 
 // removed records a deletion, tolerating one that already happened.
 func (p *purger) removed(action, what string, err error) error {
+	p.sent = true
 	if err != nil && !isNoSuchEntity(err) {
 		return awsError(action, what, err)
 	}
@@ -115,6 +143,11 @@ func (p *purger) accessKeys(ctx context.Context) error {
 	out, err := p.c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(p.user)})
 	if err != nil {
 		return p.listed("ListAccessKeys", err)
+	}
+	for _, k := range out.AccessKeyMetadata {
+		if err := p.guard("access key "+aws.ToString(k.AccessKeyId), aws.ToTime(k.CreateDate)); err != nil {
+			return err
+		}
 	}
 	for _, k := range out.AccessKeyMetadata {
 		_, err := p.c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(p.user), AccessKeyId: k.AccessKeyId})
@@ -131,6 +164,11 @@ func (p *purger) inlinePolicies(ctx context.Context) error {
 		return p.listed("ListUserPolicies", err)
 	}
 	for _, name := range out.PolicyNames {
+		if err := p.guard(fmt.Sprintf("inline policy %q", name), time.Time{}); err != nil {
+			return err
+		}
+	}
+	for _, name := range out.PolicyNames {
 		_, err := p.c.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(p.user), PolicyName: aws.String(name)})
 		if err := p.removed("DeleteUserPolicy", fmt.Sprintf("inline policy %q", name), err); err != nil {
 			return err
@@ -143,6 +181,11 @@ func (p *purger) groups(ctx context.Context) error {
 	out, err := p.c.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: aws.String(p.user)})
 	if err != nil {
 		return p.listed("ListGroupsForUser", err)
+	}
+	for _, g := range out.Groups {
+		if err := p.guard(fmt.Sprintf("membership of group %q", aws.ToString(g.GroupName)), time.Time{}); err != nil {
+			return err
+		}
 	}
 	for _, g := range out.Groups {
 		_, err := p.c.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{UserName: aws.String(p.user), GroupName: g.GroupName})

@@ -16,27 +16,6 @@ import (
 	"github.com/sesmtp/sesmtp/exitcode"
 )
 
-// Recover removes the user a run that died before handing over its
-// credentials created: the user named user, if it carries runID in its
-// TagRunID tag (never anybody else's), with its keys, inline policies and
-// group memberships. It returns what it removed; nothing when the user is
-// gone or not that run's.
-func Recover(ctx context.Context, c IAMAPI, user, runID string) ([]string, error) {
-	u, err := getUser(ctx, c, user)
-	if isNoSuchEntity(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if tagValue(u.Tags, TagRunID) != runID {
-		return nil, nil
-	}
-	p := &purger{c: c, user: user}
-	err = p.purge(ctx, purgeOwn)
-	return p.done, err
-}
-
 // Recovered says what Resolve did about a dead run's work.
 type Recovered struct {
 	// Kept describes delivered work that stays ("" when none).
@@ -83,18 +62,21 @@ func Resolve(ctx context.Context, c IAMAPI, p Progress, delivered bool) (Recover
 	case p.Flow == FlowRotateKey && p.User != "":
 		rec.Removed, err = removeNewKeys(ctx, c, p)
 	case p.UserRunID != "" && p.User != "":
-		rec.Removed, err = Recover(ctx, c, p.User, p.UserRunID)
+		rec.Removed, rec.Left, err = recoverUser(ctx, c, p)
 	}
 	var unproven *UnprovenKeysError
 	if err != nil && !errors.As(err, &unproven) {
-		return rec, err
+		return rec, withGroups(err, p.Groups)
 	}
 	if p.Flow == FlowRecreate && !delivered && p.Saved != nil {
 		rec.Resume = p.Saved
 	}
-	for _, g := range p.Groups {
+	for i, g := range p.Groups {
 		removed, err := deleteGroupIfEmpty(ctx, c, g.Name, g.Policy)
 		rec.Removed = append(rec.Removed, removed...)
+		if err != nil && len(rec.Removed) > 0 {
+			return rec, withGroups(&RecoveryLeftError{Err: err, Removed: rec.Removed}, p.Groups[i:])
+		}
 		if err != nil {
 			return rec, err
 		}

@@ -73,6 +73,8 @@ type RotateInput struct {
 	// OwnTags (recreate) are sesmtp's own tags the recreated user gets
 	// (where its credentials are stored), as in CreateInput.
 	OwnTags []Tag
+	// Delivery is as in CreateInput.
+	Delivery Delivery
 }
 
 // RotateResult says what Rotate did. It holds no secret.
@@ -252,7 +254,7 @@ type keyRotationNote struct {
 func noteKeyRotation(in RotateInput, n keyRotationNote) error {
 	err := in.Journal.Note(func(p *Progress) {
 		p.Flow, p.User, p.OldKeys, p.Retire, p.KeyID, p.RetireTag = FlowRotateKey, in.UserName, n.old, n.mode, "", ""
-		p.UserID, p.KeyWindow = n.userID, n.window
+		p.UserID, p.KeyWindow, p.Request = n.userID, n.window, in.Request()
 		if n.pending != nil {
 			p.RetireTag = n.pending.Value()
 		}
@@ -472,7 +474,9 @@ func recreate(ctx context.Context, c IAMAPI, in RotateInput, insp Inspection, go
 	res.OldAccessKeys = keyIDsOf(insp.AccessKeys)
 	// Recorded before the delete: if this run dies after it, the next
 	// rotation restores the user from this, not from what is left.
-	if err := in.Journal.Note(func(p *Progress) { p.Flow, p.User, p.Saved = FlowRecreate, in.UserName, &saved }); err != nil {
+	if err := in.Journal.Note(func(p *Progress) {
+		p.Flow, p.User, p.Saved, p.Request = FlowRecreate, in.UserName, &saved, in.Request()
+	}); err != nil {
 		return res, fmt.Errorf("record the configuration of %q before deleting it: %w", in.UserName, err)
 	}
 	if !gone {
