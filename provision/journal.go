@@ -129,9 +129,13 @@ type Window struct {
 	Until time.Time `json:"until,omitzero"`
 }
 
-// Contains reports whether t lies within w.
+// Contains reports whether t lies within w. A window with no end (a run
+// with --timeout 0, or a marker of an earlier sesmtp) contains nothing: a
+// key made at any later time, by anyone, would otherwise count as the dead
+// run's, and recovery would delete a key another run may have delivered.
+// Such keys are reported (exit 4), never deleted.
 func (w *Window) Contains(t time.Time) bool {
-	return w != nil && !t.Before(w.From) && (w.Until.IsZero() || !t.After(w.Until))
+	return w != nil && !w.Until.IsZero() && !t.Before(w.From) && !t.After(w.Until)
 }
 
 func (w *Window) String() string {
