@@ -178,6 +178,10 @@ func Prepare(opts Options) ([]provision.CreateInput, error) {
 			in.Group = opts.Group
 		}
 		in.OwnTags = storeTags(opts, s.User)
+		if err := checkFileName(opts, s.User); err != nil {
+			problems = append(problems, Problem{s.Line, err.Error()})
+			continue
+		}
 		if err := in.Validate(); err != nil {
 			problems = append(problems, Problem{s.Line, err.Error()})
 			continue
@@ -218,6 +222,16 @@ func Plan(opts Options) ([]string, error) {
 		plan = append(plan, steps...)
 	}
 	return plan, nil
+}
+
+// checkFileName refuses a sender whose file would have a name the
+// journal keeps for itself (a user named .a.csv.tmp-x writes
+// .a.csv.tmp-x.csv, a temporary name of a.csv's runs).
+func checkFileName(opts Options, user string) error {
+	if opts.Dir == "" {
+		return nil
+	}
+	return journal.CheckName(FilePath(opts.Dir, opts.Format, user))
 }
 
 // FilePath is where a sender's credentials go.

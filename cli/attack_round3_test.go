@@ -23,6 +23,7 @@ import (
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
+	"github.com/sesmtp/sesmtp/store"
 )
 
 // deleteStoredArgs is the delete that removes the user and its secret.
@@ -156,30 +157,97 @@ func TestAttack3RerunRetireNowAfterKilledPhase1(t *testing.T) {
 }
 
 // TestAttack3CredentialsAtALockPath: sesmtp's journal names are plain
-// names beside the file, and nothing stops --out from being one of them.
-// A create writes its credentials to .creds.csv.lock (a dot-file, as ops
+// names beside the file, and nothing stopped --out from being one of them.
+// A create wrote its credentials to .creds.csv.lock (a dot-file, as ops
 // engineers name secrets to keep them out of ls); a later create on
-// creds.csv takes that file as its lock: it is a regular 0600 file of the
-// user, so it is trusted; the run truncates it, writes its owner record
-// into it, and unlinks it as it ends. The first run's delivered
-// credentials (exit 0) are overwritten and then deleted: its key's secret
-// is in no file.
+// creds.csv took that file as its lock: a regular 0600 file of the user,
+// so trusted; the run truncated it, wrote its owner record into it, and
+// unlinked it as it ended: the first run's delivered credentials gone.
+// Fixed: every journal name (.FILE.lock, .FILE.pending, .FILE.pending.tmp,
+// .FILE.tmp-*) is refused as --out and as a batch sender's file, before
+// anything (exit 2); and a journal file of the user's that holds
+// something else (credentials saved there by hand, or by an earlier
+// sesmtp) is left as it is and the run refused (exit 2), the store
+// journals in the state directory too.
 func TestAttack3CredentialsAtALockPath(t *testing.T) {
-	t.Skip("BREAK: a credentials file at .NAME.lock is truncated, overwritten and deleted by the next run on NAME")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "creds.csv")
-	first := runCLI(t, "", "create", "--user", "first", "--region", matrixRegion, "--endpoint-url", e.URL, "--out", journal.LockPath(out))
-	require.Equal(t, exitcode.OK, first.code, first.stderr)
-	delivered := fileKey(t, journal.LockPath(out))
-	res := runCLI(t, "", "create", "--user", "second", "--region", matrixRegion, "--endpoint-url", e.URL, "--out", out)
-	require.Equal(t, exitcode.OK, res.code, res.stderr)
-	require.Contains(t, keyIDsOfUser(srv, "first"), delivered)
-	ids, found, err := credfile.KeyIDs(journal.LockPath(out))
-	assert.NoError(t, err)
-	assert.True(t, found && len(ids) == 1 && ids[0] == delivered,
-		"the credentials of access key %s, delivered to %s, were overwritten or removed by another run", delivered, journal.LockPath(out))
+	create := func(user, out string, extra ...string) result {
+		return runCLI(t, "", append([]string{"create", "--user", user, "--region", matrixRegion, "--endpoint-url", e.URL, "--out", out}, extra...)...)
+	}
+	placement := credfile.NewPlacement(out, "0123abcd", false)
+	journalFiles := []string{journal.LockPath(out), journal.MarkerPath(out), journal.MarkerPath(out) + ".tmp"}
+
+	t.Run("refused as --out", func(t *testing.T) {
+		for _, p := range append(journalFiles, placement.Temp, placement.Witness) {
+			res := create("first", p)
+			assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+			assert.Contains(t, res.stderr, "is a name sesmtp keeps for itself")
+			assert.NoFileExists(t, p)
+		}
+		res := runCLI(t, "", "rotate", "--user", "bystander", "--strategy", "key", "--region", matrixRegion, "--endpoint-url", e.URL, "--out", journal.LockPath(out))
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "is a name sesmtp keeps for itself")
+		_, made := srv.User("first")
+		assert.False(t, made, "nothing was created")
+	})
+
+	t.Run("a file already there is left as it is", func(t *testing.T) {
+		other := filepath.Join(dir, "other.csv")
+		res := create("first", other)
+		require.Equal(t, exitcode.OK, res.code, res.stderr)
+		creds, err := os.ReadFile(other)
+		require.NoError(t, err)
+		for _, p := range journalFiles {
+			require.NoError(t, os.WriteFile(p, creds, 0o600))
+			res := create("second", out)
+			assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+			assert.Contains(t, res.stderr, "holds something else")
+			data, err := os.ReadFile(p)
+			require.NoError(t, err, "%s is left where it is", p)
+			assert.Equal(t, creds, data, "%s is left as it was", p)
+			assert.NoFileExists(t, out)
+			require.NoError(t, os.Remove(p))
+		}
+		_, made := srv.User("second")
+		assert.False(t, made, "nothing was created")
+		res = create("second", out)
+		assert.Equal(t, exitcode.OK, res.code, "once moved away, the run goes on: %s", res.stderr)
+	})
+
+	t.Run("a batch sender whose file is a journal name", func(t *testing.T) {
+		manifest := filepath.Join(t.TempDir(), "senders.txt")
+		require.NoError(t, os.WriteFile(manifest, []byte("s1\n.creds.csv.tmp-x\n"), 0o600))
+		res := runCLI(t, "", "create", "--from-file", manifest, "--out-dir", dir, "--region", matrixRegion, "--endpoint-url", e.URL)
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "line 2: ")
+		assert.Contains(t, res.stderr, "is a name sesmtp keeps for itself")
+		_, made := srv.User("s1")
+		assert.False(t, made, "nothing was created")
+	})
+
+	t.Run("a store journal's lock", func(t *testing.T) {
+		spec := "secretsmanager:lockpath/smtp"
+		target, err := store.ParseTarget(spec)
+		require.NoError(t, err)
+		place := journal.StorePlace(os.Getenv(journal.EnvStateDir), store.Location{Target: target, Region: matrixRegion}, journal.StoreIdentity{Endpoint: e.URL})
+		lock := journal.LockPath(place)
+		res := create("third", lock)
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		require.NoError(t, os.MkdirAll(filepath.Dir(lock), 0o700))
+		require.NoError(t, os.WriteFile(lock, []byte("not a lock\n"), 0o600))
+		res = storeCLI(t, e, "create", "--user", "third", "--region", matrixRegion, "--store", spec)
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "holds something else")
+		data, err := os.ReadFile(lock)
+		require.NoError(t, err)
+		assert.Equal(t, "not a lock\n", string(data))
+		_, made := srv.User("third")
+		assert.False(t, made, "nothing was created")
+		require.NoError(t, os.Remove(lock))
+	})
 }
 
 // TestAttack3RecoveryFailsPartWay: a create killed before its delivery;

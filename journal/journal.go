@@ -123,6 +123,9 @@ var _ provision.Journal = (*Journal)(nil)
 // live run holds it). It writes no marker until the first Note.
 func Open(target Target, opts Options) (*Journal, error) {
 	place := target.Place()
+	if err := CheckName(place); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Dir(place), credfile.DirMode); err != nil {
 		return nil, exitcode.UsageError(fmt.Errorf("create directory for %s: %w", target.Name(), err))
 	}
@@ -138,6 +141,10 @@ func Open(target Target, opts Options) (*Journal, error) {
 			_ = l.release()
 			return nil, err
 		}
+	}
+	if err := checkMarkerTemp(tempPath(MarkerPath(place))); err != nil {
+		_ = l.release()
+		return nil, err
 	}
 	j := &Journal{target: target, opts: opts, lock: l, marker: MarkerPath(place), mu: make(chan struct{}, 1),
 		m: Marker{Version: markerVersion, RunID: runID, Owner: owner}}

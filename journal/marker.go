@@ -78,9 +78,7 @@ func readMarker(path string) (Marker, bool, error) {
 	return m, true, nil
 }
 
-func notMarker(path string) error {
-	return fmt.Errorf("%s is not a sesmtp journal marker; remove it if you know where it came from", path)
-}
+func notMarker(path string) error { return &NotJournalError{Path: path, Role: "marker"} }
 
 // writeMarker replaces the marker at path atomically and durably.
 func writeMarker(path string, m Marker) error {
@@ -89,6 +87,9 @@ func writeMarker(path string, m Marker) error {
 		return err
 	}
 	tmp := tempPath(path)
+	if err := checkMarkerTemp(tmp); err != nil {
+		return err
+	}
 	if err := removeOwn(tmp); err != nil { // a leftover of a write this user's run did not finish
 		return err
 	}
