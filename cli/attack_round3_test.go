@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -271,32 +272,64 @@ func TestAttack3RecoveryFailsPartWay(t *testing.T) {
 }
 
 // TestAttack3BatchManifestEditedAfterKill: a batch is killed while its
-// second sender's key exists and its file does not yet (the sender's
-// marker in --out-dir says so). The operator drops that sender from the
-// manifest (it was a mistake) and reruns the batch on the same --out-dir.
-// The rerun recovers only the senders the new manifest names: the dead
-// sender's marker is never read, its user and undelivered key stay in
-// IAM, and the batch exits 0 without a word about them.
+// second sender's key exists and its file (or secret) does not yet. The
+// operator drops that sender from the manifest (it was a mistake) and
+// reruns the batch on the same --out-dir (or --store). The rerun used to
+// recover only the senders the new manifest names: the dead sender's
+// marker was never read, its user and undelivered key stayed in IAM, and
+// the batch exited 0 without a word about them. Fixed: the batch records
+// every sender in its own marker before any starts; a rerun recovers each
+// one the dead batch recorded, listed or not, and says so.
 func TestAttack3BatchManifestEditedAfterKill(t *testing.T) {
-	t.Skip("BREAK: a batch rerun with a sender dropped from the manifest exits 0 and never recovers that sender's undelivered key")
-	e := iamtest.Start(t)
-	srv := e.Local(t)
-	root := t.TempDir()
-	manifest, dir := filepath.Join(root, "senders.txt"), filepath.Join(root, "out")
-	require.NoError(t, os.WriteFile(manifest, []byte("first\nsecond\n"), 0o600))
-	args := []string{"create", "--from-file", manifest, "--out-dir", dir, "--concurrency", "1", "--region", matrixRegion, "--endpoint-url", e.URL}
-	c := subprocess(t, args...)
-	c.Env = mainEnv(killAtEnv + "=" + credfile.StepTempWritten + "#2")
-	var exit *exec.ExitError
-	require.True(t, errors.As(c.Run(), &exit), "the run was killed")
-	require.Len(t, keyIDsOfUser(srv, "second"), 1, "the killed sender's undelivered key")
+	for _, tc := range []struct {
+		name string
+		dest func(url, root string) []string
+		kill string // a journal step, or "" to kill after the second CreateAccessKey
+	}{
+		{"files", func(url, root string) []string { return []string{"--out-dir", filepath.Join(root, "out")} }, credfile.StepTempWritten + "#2"},
+		{"store", func(url, root string) []string {
+			return []string{"--store", "ssm:/dropped/{user}", "--store-endpoint-url", url}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := iamtest.Start(t)
+			srv := e.Local(t)
+			root := t.TempDir()
+			manifest := filepath.Join(root, "senders.txt")
+			require.NoError(t, os.WriteFile(manifest, []byte("first\nsecond\n"), 0o600))
+			args := append([]string{"create", "--from-file", manifest, "--concurrency", "1", "--region", matrixRegion}, tc.dest(e.URL, root)...)
+			killed := append(slices.Clone(args), "--endpoint-url", e.URL)
+			if tc.kill != "" {
+				c := subprocess(t, killed...)
+				c.Env = mainEnv(killAtEnv + "=" + tc.kill)
+				var exit *exec.ExitError
+				require.True(t, errors.As(c.Run(), &exit), "the run was killed")
+			} else {
+				runKilled(t, killed, func(kill func()) {
+					srv.Inject(iamtest.Fault{Action: "CreateAccessKey", Nth: 2, Kind: iamtest.Delay, OnPerformed: func(iamtest.Call) { kill() }})
+				})
+				srv.ClearFaults()
+			}
+			require.Len(t, keyIDsOfUser(srv, "second"), 1, "the killed sender's undelivered key")
 
-	require.NoError(t, os.WriteFile(manifest, []byte("first\n"), 0o600))
-	res := sesmtpProcess(t, e.URL, "create", "--from-file", manifest, "--out-dir", dir, "--region", matrixRegion)
-	t.Logf("rerun: exit %d\n%s", res.code, res.stderr)
-	if res.code == exitcode.OK {
-		_, left := srv.User("second")
-		assert.False(t, left, "exit 0, yet the dead run's user \"second\" and its undelivered key (no file has its secret) stay")
+			require.NoError(t, os.WriteFile(manifest, []byte("first\n"), 0o600))
+			res := sesmtpProcess(t, e.URL, args...)
+			require.Equal(t, exitcode.OK, res.code, res.stderr)
+			_, left := srv.User("second")
+			assert.False(t, left, "the dead run's user \"second\" and its undelivered key (no file or store has its secret) stay")
+			assert.Contains(t, res.stderr, "sender second, no longer in the manifest")
+			assert.Len(t, keyIDsOfUser(srv, "first"), 1)
+			assertStoresNameHeldKeys(t, srv)
+			if tc.kill != "" {
+				entries, err := os.ReadDir(filepath.Join(root, "out"))
+				require.NoError(t, err)
+				for _, en := range entries {
+					assert.Equal(t, "first.csv", en.Name(), "only the first sender's file is left")
+				}
+			} else {
+				assertNoStoreJournal(t, e.URL)
+			}
+		})
 	}
 }
 

@@ -51,6 +51,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -194,6 +195,29 @@ func (j *Journal) update(change func(*Marker)) error {
 		change(&j.m)
 		return j.save()
 	})
+}
+
+// NoteMembers records, in a batch's own journal, the user names of every
+// sender the batch is about to work on, before any of them starts.
+func (j *Journal) NoteMembers(users []string) error {
+	return j.update(func(m *Marker) {
+		m.Members = slices.Clone(users)
+		if m.Flow == "" {
+			m.Flow = provision.FlowBatch
+		}
+	})
+}
+
+// DeadMembers returns the senders a dead batch's marker records (see
+// NoteMembers), without acting on it: a rerun recovers each one's target
+// before Recover removes the marker. Call it with the lock held (after
+// Open), before Recover.
+func (j *Journal) DeadMembers() ([]string, error) {
+	if j.lock == nil {
+		return nil, nil
+	}
+	m, _, err := readMarker(j.marker)
+	return m.Members, exitcode.UsageError(err)
 }
 
 // Deliver implements provision.Journal: it records the key id and the
@@ -394,7 +418,11 @@ func (r Recovery) Summary(target string) string {
 	if !r.Found {
 		return ""
 	}
-	msg := fmt.Sprintf("recovered: an earlier run (%s) died while working on %s (%s of IAM user %q)", r.Owner, target, r.Flow, r.User)
+	what := string(r.Flow)
+	if r.User != "" {
+		what += fmt.Sprintf(" of IAM user %q", r.User)
+	}
+	msg := fmt.Sprintf("recovered: an earlier run (%s) died while working on %s (%s)", r.Owner, target, what)
 	var parts []string
 	if r.Kept != "" {
 		parts = append(parts, "kept "+r.Kept)

@@ -39,6 +39,10 @@ type Marker struct {
 	Retracted bool `json:"retracted,omitempty"`
 	// Format is the credentials file's format, for a file target.
 	Format credfile.Format `json:"format,omitempty"`
+	// Members (a batch's own marker) are the user names of every sender
+	// the batch works on, recorded before any of them starts: a rerun
+	// recovers each one's target, whatever its manifest says by then.
+	Members []string `json:"members,omitempty"`
 	// LegacyUser is version 0's user name.
 	LegacyUser string `json:"user_name,omitempty"`
 }

@@ -85,3 +85,28 @@ func TestJournalFilesHoldingSomethingElse(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchMembers: a batch's own marker records its senders before any
+// starts (a marker of the batch flow even before a group is noted); the
+// next run on the directory reads them before Recover removes the marker.
+func TestBatchMembers(t *testing.T) {
+	d := Dir(t.TempDir())
+	j, err := Open(d, Options{})
+	require.NoError(t, err)
+	members, err := j.DeadMembers()
+	require.NoError(t, err)
+	assert.Empty(t, members, "no dead batch")
+	require.NoError(t, j.NoteMembers([]string{"first", "second"}))
+	die(j)
+
+	j, err = Open(d, Options{})
+	require.NoError(t, err)
+	members, err = j.DeadMembers()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"first", "second"}, members)
+	rec, err := j.Recover(t.Context(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, provision.FlowBatch, rec.Flow)
+	require.NoError(t, j.Close(nil))
+	assert.NoFileExists(t, MarkerPath(d.Place()))
+}
