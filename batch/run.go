@@ -381,10 +381,19 @@ func (r *run) recoverDropped(ctx context.Context) error {
 	for _, in := range r.inputs {
 		listed[strings.ToLower(in.UserName)] = true
 	}
+	var dropped []string
 	for _, user := range members {
 		if listed[strings.ToLower(user)] {
 			continue
 		}
+		if err := provision.CheckName("user name", user, provision.MaxUserNameLen); err != nil {
+			// Not what a batch records: its file name could be anywhere.
+			return exitcode.UsageError(fmt.Errorf("the batch's journal in %s records a sender that is not an IAM user name (%w); "+
+				"nothing was changed: check who wrote it", journalPlace(r.opts), err))
+		}
+		dropped = append(dropped, user)
+	}
+	for _, user := range dropped {
 		if err := r.recoverOne(ctx, user, " (sender "+user+", no longer in the manifest)"); err != nil {
 			return fmt.Errorf("sender %s, whom an earlier batch that died had begun and the manifest no longer lists: %w", user, err)
 		}
