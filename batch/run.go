@@ -178,6 +178,10 @@ func Prepare(opts Options) ([]provision.CreateInput, error) {
 			in.Group = opts.Group
 		}
 		in.OwnTags = storeTags(opts, s.User)
+		if err := checkFileName(opts, s.User); err != nil {
+			problems = append(problems, Problem{s.Line, err.Error()})
+			continue
+		}
 		if err := in.Validate(); err != nil {
 			problems = append(problems, Problem{s.Line, err.Error()})
 			continue
@@ -218,6 +222,16 @@ func Plan(opts Options) ([]string, error) {
 		plan = append(plan, steps...)
 	}
 	return plan, nil
+}
+
+// checkFileName refuses a sender whose file would have a name the
+// journal keeps for itself (a user named .a.csv.tmp-x writes
+// .a.csv.tmp-x.csv, a temporary name of a.csv's runs).
+func checkFileName(opts Options, user string) error {
+	if opts.Dir == "" {
+		return nil
+	}
+	return journal.CheckName(FilePath(opts.Dir, opts.Format, user))
 }
 
 // FilePath is where a sender's credentials go.
@@ -274,6 +288,11 @@ func runLocked(ctx context.Context, c provision.IAMAPI, opts Options, inputs []p
 	for i, in := range inputs {
 		names[i] = in.UserName
 	}
+	// Before any sender starts: a rerun recovers every one of them, even
+	// if its manifest no longer lists it.
+	if err := dj.NoteMembers(names); err != nil {
+		return Summary{Recovered: r.recovered}, fmt.Errorf("record the batch's senders in %s: %w", journalPlace(opts), err)
+	}
 	existing, err := provision.FindUsers(ctx, c, names)
 	if err != nil {
 		return Summary{Recovered: r.recovered}, err
@@ -329,36 +348,90 @@ func (r *run) record(i int, o Outcome) {
 }
 
 // recoverAll recovers what dead runs left: each sender's marker (its
-// undelivered user goes; a delivered one stays), then the batch's own
-// (groups it created that are still empty). A sender whose recovery fails
-// fails; a sender another live run holds is left for createOne to report.
+// undelivered user goes; a delivered one stays), first those of senders a
+// dead batch recorded that the manifest no longer lists, then the
+// manifest's, then the batch's own (groups it created that are still
+// empty). A listed sender whose recovery fails fails; a dropped one stops
+// the batch (nothing else can report it); a sender another live run holds
+// is left for createOne to report.
 func (r *run) recoverAll(ctx context.Context) error {
+	if err := r.recoverDropped(ctx); err != nil {
+		return err
+	}
 	for i, in := range r.inputs {
-		target, err := r.target(in.UserName)
-		if err == nil && !leftByDeadRun(target.Place()) {
-			continue
-		}
-		var j *journal.Journal
-		if err == nil {
-			j, err = journal.Open(target, r.opts.Journal)
-		}
-		var held *journal.HeldError
-		if errors.As(err, &held) {
-			continue
-		}
-		if err == nil {
-			var rec journal.Recovery
-			rec, err = j.Recover(ctx, r.c)
-			r.noteRecovery(rec, target.Name())
-			_ = j.Close(err)
-		}
-		if err != nil {
+		if err := r.recoverOne(ctx, in.UserName, ""); err != nil {
 			r.record(i, r.outcome(in.UserName, Outcome{Status: StatusFailed, Error: err.Error(), code: exitcode.Of(err)}))
 		}
 	}
 	rec, err := r.dir.Recover(ctx, r.c)
-	r.noteRecovery(rec, r.opts.Dir)
+	r.noteRecovery(rec, journalPlace(r.opts))
 	return err
+}
+
+// recoverDropped recovers the senders the dead batch's marker records
+// that the manifest no longer lists, exactly as a listed sender's: at the
+// place this batch's options give them (the same --out-dir, --format and
+// --store), only what each one's marker proves was the dead run's.
+func (r *run) recoverDropped(ctx context.Context) error {
+	members, err := r.dir.DeadMembers()
+	if err != nil {
+		return err
+	}
+	listed := map[string]bool{}
+	for _, in := range r.inputs {
+		listed[strings.ToLower(in.UserName)] = true
+	}
+	var dropped []string
+	for _, user := range members {
+		if listed[strings.ToLower(user)] {
+			continue
+		}
+		if err := provision.CheckName("user name", user, provision.MaxUserNameLen); err != nil {
+			// Not what a batch records: its file name could be anywhere.
+			return exitcode.UsageError(fmt.Errorf("the batch's journal in %s records a sender that is not an IAM user name (%w); "+
+				"nothing was changed: check who wrote it", journalPlace(r.opts), err))
+		}
+		dropped = append(dropped, user)
+	}
+	for _, user := range dropped {
+		if err := r.recoverOne(ctx, user, " (sender "+user+", no longer in the manifest)"); err != nil {
+			return fmt.Errorf("sender %s, whom an earlier batch that died had begun and the manifest no longer lists: %w", user, err)
+		}
+	}
+	return nil
+}
+
+// recoverOne recovers what a dead run left at user's target, if anything;
+// note is added to the target's name in the report. A target another
+// live run holds is left to it.
+func (r *run) recoverOne(ctx context.Context, user, note string) error {
+	target, err := r.target(user)
+	if err == nil && !leftByDeadRun(target.Place()) {
+		return nil
+	}
+	var j *journal.Journal
+	if err == nil {
+		j, err = journal.Open(target, r.opts.Journal)
+	}
+	var held *journal.HeldError
+	if errors.As(err, &held) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rec, err := j.Recover(ctx, r.c)
+	r.noteRecovery(rec, target.Name()+note)
+	_ = j.Close(err)
+	return err
+}
+
+// journalPlace names where the batch keeps its own journal.
+func journalPlace(opts Options) string {
+	if opts.Dir == "" {
+		return "the state directory"
+	}
+	return opts.Dir
 }
 
 // leftByDeadRun reports whether a marker or a lock file is beside file:

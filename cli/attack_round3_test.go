@@ -25,6 +25,7 @@ import (
 	"github.com/sesmtp/sesmtp/journal"
 	"github.com/sesmtp/sesmtp/provision"
 	"github.com/sesmtp/sesmtp/provision/iamtest"
+	"github.com/sesmtp/sesmtp/store"
 )
 
 // deleteStoredArgs is the delete that removes the user and its secret.
@@ -86,29 +87,34 @@ func TestAttack3RecoveryPurgesUserRotatedSince(t *testing.T) {
 }
 
 // TestAttack3DeleteStoredKilledAfterDeleteUser: 'delete --delete-stored'
-// removes the user first, then the secret its sesmtp:store tag names.
-// SIGKILL between the two (the kill matrix has no delete case) and rerun
-// the same command, as a script would with --ignore-missing: the user is
-// gone, so is its tag, so the rerun no longer knows the store; it says
-// "does not exist; nothing to delete" and exits 0. The secret stays,
-// AWSCURRENT naming a key IAM no longer holds, and no command was ever
-// printed to remove it (the message a Ctrl-C there would print).
+// removed the user first, then the secret its sesmtp:store tag names.
+// SIGKILL between the two and rerun the same command, as a script would
+// with --ignore-missing: the user was gone, so was its tag, so the rerun
+// no longer knew the store; it said "does not exist; nothing to delete"
+// and exited 0, the secret left naming a deleted key. Fixed: the store
+// goes first, so a kill after any call leaves the user and its tag, and
+// the rerun finishes both. Killed right after DeleteSecret took effect,
+// and right after DeleteUser did (the last call: nothing left to do).
 func TestAttack3DeleteStoredKilledAfterDeleteUser(t *testing.T) {
-	t.Skip("BREAK: delete --delete-stored killed after DeleteUser: the rerun exits 0 and the secret naming the deleted key stays, unnamed")
-	e := iamtest.Start(t)
-	srv := e.Local(t)
-	res := storeCLI(t, e, "create", "--user", "billing", "--region", matrixRegion, "--store", "secretsmanager:billing/smtp")
-	require.Equal(t, exitcode.OK, res.code, res.stderr)
-	runKilled(t, deleteStoredArgs(e.URL), func(kill func()) {
-		srv.Inject(iamtest.Fault{Action: "DeleteUser", Kind: iamtest.Delay, OnPerformed: func(iamtest.Call) { kill() }})
-	})
-	srv.ClearFaults()
-	res = sesmtpProcess(t, e.URL, deleteStoredArgs(e.URL, "--ignore-missing")...)
-	t.Logf("rerun: exit %d\n%s", res.code, res.stderr)
-	if res.code == exitcode.OK {
-		assertStoresNameHeldKeys(t, srv)
-	} else {
-		assert.Contains(t, res.stderr, "--store secretsmanager:billing/smtp", "a failed rerun names the store it left")
+	for _, action := range []string{"secretsmanager:DeleteSecret", "DeleteUser"} {
+		t.Run(action, func(t *testing.T) {
+			e := iamtest.Start(t)
+			srv := e.Local(t)
+			res := storeCLI(t, e, "create", "--user", "billing", "--region", matrixRegion, "--store", "secretsmanager:billing/smtp")
+			require.Equal(t, exitcode.OK, res.code, res.stderr)
+			runKilled(t, deleteStoredArgs(e.URL), func(kill func()) {
+				srv.Inject(iamtest.Fault{Action: action, Kind: iamtest.Delay, OnPerformed: func(iamtest.Call) { kill() }})
+			})
+			srv.ClearFaults()
+			res = sesmtpProcess(t, e.URL, deleteStoredArgs(e.URL, "--ignore-missing")...)
+			require.Equal(t, exitcode.OK, res.code, res.stderr)
+			_, left := srv.User("billing")
+			assert.False(t, left, "the rerun deleted the user")
+			sec, ok := srv.Secret("billing/smtp")
+			require.True(t, ok, "a deleted secret stays restorable for its recovery window")
+			assert.False(t, sec.DeletionDate.IsZero(), "the secret is scheduled for deletion")
+			assertStoresNameHeldKeys(t, srv)
+		})
 	}
 }
 
@@ -211,30 +217,97 @@ func TestAttack3RerunRetireNowAfterKilledPhase1(t *testing.T) {
 }
 
 // TestAttack3CredentialsAtALockPath: sesmtp's journal names are plain
-// names beside the file, and nothing stops --out from being one of them.
-// A create writes its credentials to .creds.csv.lock (a dot-file, as ops
+// names beside the file, and nothing stopped --out from being one of them.
+// A create wrote its credentials to .creds.csv.lock (a dot-file, as ops
 // engineers name secrets to keep them out of ls); a later create on
-// creds.csv takes that file as its lock: it is a regular 0600 file of the
-// user, so it is trusted; the run truncates it, writes its owner record
-// into it, and unlinks it as it ends. The first run's delivered
-// credentials (exit 0) are overwritten and then deleted: its key's secret
-// is in no file.
+// creds.csv took that file as its lock: a regular 0600 file of the user,
+// so trusted; the run truncated it, wrote its owner record into it, and
+// unlinked it as it ended: the first run's delivered credentials gone.
+// Fixed: every journal name (.FILE.lock, .FILE.pending, .FILE.pending.tmp,
+// .FILE.tmp-*) is refused as --out and as a batch sender's file, before
+// anything (exit 2); and a journal file of the user's that holds
+// something else (credentials saved there by hand, or by an earlier
+// sesmtp) is left as it is and the run refused (exit 2), the store
+// journals in the state directory too.
 func TestAttack3CredentialsAtALockPath(t *testing.T) {
-	t.Skip("BREAK: a credentials file at .NAME.lock is truncated, overwritten and deleted by the next run on NAME")
 	e := iamtest.Start(t)
 	srv := e.Local(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "creds.csv")
-	first := runCLI(t, "", "create", "--user", "first", "--region", matrixRegion, "--endpoint-url", e.URL, "--out", journal.LockPath(out))
-	require.Equal(t, exitcode.OK, first.code, first.stderr)
-	delivered := fileKey(t, journal.LockPath(out))
-	res := runCLI(t, "", "create", "--user", "second", "--region", matrixRegion, "--endpoint-url", e.URL, "--out", out)
-	require.Equal(t, exitcode.OK, res.code, res.stderr)
-	require.Contains(t, keyIDsOfUser(srv, "first"), delivered)
-	ids, found, err := credfile.KeyIDs(journal.LockPath(out))
-	assert.NoError(t, err)
-	assert.True(t, found && len(ids) == 1 && ids[0] == delivered,
-		"the credentials of access key %s, delivered to %s, were overwritten or removed by another run", delivered, journal.LockPath(out))
+	create := func(user, out string, extra ...string) result {
+		return runCLI(t, "", append([]string{"create", "--user", user, "--region", matrixRegion, "--endpoint-url", e.URL, "--out", out}, extra...)...)
+	}
+	placement := credfile.NewPlacement(out, "0123abcd", false)
+	journalFiles := []string{journal.LockPath(out), journal.MarkerPath(out), journal.MarkerPath(out) + ".tmp"}
+
+	t.Run("refused as --out", func(t *testing.T) {
+		for _, p := range append(journalFiles, placement.Temp, placement.Witness) {
+			res := create("first", p)
+			assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+			assert.Contains(t, res.stderr, "is a name sesmtp keeps for itself")
+			assert.NoFileExists(t, p)
+		}
+		res := runCLI(t, "", "rotate", "--user", "bystander", "--strategy", "key", "--region", matrixRegion, "--endpoint-url", e.URL, "--out", journal.LockPath(out))
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "is a name sesmtp keeps for itself")
+		_, made := srv.User("first")
+		assert.False(t, made, "nothing was created")
+	})
+
+	t.Run("a file already there is left as it is", func(t *testing.T) {
+		other := filepath.Join(dir, "other.csv")
+		res := create("first", other)
+		require.Equal(t, exitcode.OK, res.code, res.stderr)
+		creds, err := os.ReadFile(other)
+		require.NoError(t, err)
+		for _, p := range journalFiles {
+			require.NoError(t, os.WriteFile(p, creds, 0o600))
+			res := create("second", out)
+			assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+			assert.Contains(t, res.stderr, "holds something else")
+			data, err := os.ReadFile(p)
+			require.NoError(t, err, "%s is left where it is", p)
+			assert.Equal(t, creds, data, "%s is left as it was", p)
+			assert.NoFileExists(t, out)
+			require.NoError(t, os.Remove(p))
+		}
+		_, made := srv.User("second")
+		assert.False(t, made, "nothing was created")
+		res = create("second", out)
+		assert.Equal(t, exitcode.OK, res.code, "once moved away, the run goes on: %s", res.stderr)
+	})
+
+	t.Run("a batch sender whose file is a journal name", func(t *testing.T) {
+		manifest := filepath.Join(t.TempDir(), "senders.txt")
+		require.NoError(t, os.WriteFile(manifest, []byte("s1\n.creds.csv.tmp-x\n"), 0o600))
+		res := runCLI(t, "", "create", "--from-file", manifest, "--out-dir", dir, "--region", matrixRegion, "--endpoint-url", e.URL)
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "line 2: ")
+		assert.Contains(t, res.stderr, "is a name sesmtp keeps for itself")
+		_, made := srv.User("s1")
+		assert.False(t, made, "nothing was created")
+	})
+
+	t.Run("a store journal's lock", func(t *testing.T) {
+		spec := "secretsmanager:lockpath/smtp"
+		target, err := store.ParseTarget(spec)
+		require.NoError(t, err)
+		place := journal.StorePlace(os.Getenv(journal.EnvStateDir), store.Location{Target: target, Region: matrixRegion}, journal.StoreIdentity{Endpoint: e.URL})
+		lock := journal.LockPath(place)
+		res := create("third", lock)
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		require.NoError(t, os.MkdirAll(filepath.Dir(lock), 0o700))
+		require.NoError(t, os.WriteFile(lock, []byte("not a lock\n"), 0o600))
+		res = storeCLI(t, e, "create", "--user", "third", "--region", matrixRegion, "--store", spec)
+		assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "holds something else")
+		data, err := os.ReadFile(lock)
+		require.NoError(t, err)
+		assert.Equal(t, "not a lock\n", string(data))
+		_, made := srv.User("third")
+		assert.False(t, made, "nothing was created")
+		require.NoError(t, os.Remove(lock))
+	})
 }
 
 // TestAttack3RecoveryFailsPartWay (was a BREAK): a create killed before
@@ -268,32 +341,64 @@ func TestAttack3RecoveryFailsPartWay(t *testing.T) {
 }
 
 // TestAttack3BatchManifestEditedAfterKill: a batch is killed while its
-// second sender's key exists and its file does not yet (the sender's
-// marker in --out-dir says so). The operator drops that sender from the
-// manifest (it was a mistake) and reruns the batch on the same --out-dir.
-// The rerun recovers only the senders the new manifest names: the dead
-// sender's marker is never read, its user and undelivered key stay in
-// IAM, and the batch exits 0 without a word about them.
+// second sender's key exists and its file (or secret) does not yet. The
+// operator drops that sender from the manifest (it was a mistake) and
+// reruns the batch on the same --out-dir (or --store). The rerun used to
+// recover only the senders the new manifest names: the dead sender's
+// marker was never read, its user and undelivered key stayed in IAM, and
+// the batch exited 0 without a word about them. Fixed: the batch records
+// every sender in its own marker before any starts; a rerun recovers each
+// one the dead batch recorded, listed or not, and says so.
 func TestAttack3BatchManifestEditedAfterKill(t *testing.T) {
-	t.Skip("BREAK: a batch rerun with a sender dropped from the manifest exits 0 and never recovers that sender's undelivered key")
-	e := iamtest.Start(t)
-	srv := e.Local(t)
-	root := t.TempDir()
-	manifest, dir := filepath.Join(root, "senders.txt"), filepath.Join(root, "out")
-	require.NoError(t, os.WriteFile(manifest, []byte("first\nsecond\n"), 0o600))
-	args := []string{"create", "--from-file", manifest, "--out-dir", dir, "--concurrency", "1", "--region", matrixRegion, "--endpoint-url", e.URL}
-	c := subprocess(t, args...)
-	c.Env = mainEnv(killAtEnv + "=" + credfile.StepTempWritten + "#2")
-	var exit *exec.ExitError
-	require.True(t, errors.As(c.Run(), &exit), "the run was killed")
-	require.Len(t, keyIDsOfUser(srv, "second"), 1, "the killed sender's undelivered key")
+	for _, tc := range []struct {
+		name string
+		dest func(url, root string) []string
+		kill string // a journal step, or "" to kill after the second CreateAccessKey
+	}{
+		{"files", func(url, root string) []string { return []string{"--out-dir", filepath.Join(root, "out")} }, credfile.StepTempWritten + "#2"},
+		{"store", func(url, root string) []string {
+			return []string{"--store", "ssm:/dropped/{user}", "--store-endpoint-url", url}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := iamtest.Start(t)
+			srv := e.Local(t)
+			root := t.TempDir()
+			manifest := filepath.Join(root, "senders.txt")
+			require.NoError(t, os.WriteFile(manifest, []byte("first\nsecond\n"), 0o600))
+			args := append([]string{"create", "--from-file", manifest, "--concurrency", "1", "--region", matrixRegion}, tc.dest(e.URL, root)...)
+			killed := append(slices.Clone(args), "--endpoint-url", e.URL)
+			if tc.kill != "" {
+				c := subprocess(t, killed...)
+				c.Env = mainEnv(killAtEnv + "=" + tc.kill)
+				var exit *exec.ExitError
+				require.True(t, errors.As(c.Run(), &exit), "the run was killed")
+			} else {
+				runKilled(t, killed, func(kill func()) {
+					srv.Inject(iamtest.Fault{Action: "CreateAccessKey", Nth: 2, Kind: iamtest.Delay, OnPerformed: func(iamtest.Call) { kill() }})
+				})
+				srv.ClearFaults()
+			}
+			require.Len(t, keyIDsOfUser(srv, "second"), 1, "the killed sender's undelivered key")
 
-	require.NoError(t, os.WriteFile(manifest, []byte("first\n"), 0o600))
-	res := sesmtpProcess(t, e.URL, "create", "--from-file", manifest, "--out-dir", dir, "--region", matrixRegion)
-	t.Logf("rerun: exit %d\n%s", res.code, res.stderr)
-	if res.code == exitcode.OK {
-		_, left := srv.User("second")
-		assert.False(t, left, "exit 0, yet the dead run's user \"second\" and its undelivered key (no file has its secret) stay")
+			require.NoError(t, os.WriteFile(manifest, []byte("first\n"), 0o600))
+			res := sesmtpProcess(t, e.URL, args...)
+			require.Equal(t, exitcode.OK, res.code, res.stderr)
+			_, left := srv.User("second")
+			assert.False(t, left, "the dead run's user \"second\" and its undelivered key (no file or store has its secret) stay")
+			assert.Contains(t, res.stderr, "sender second, no longer in the manifest")
+			assert.Len(t, keyIDsOfUser(srv, "first"), 1)
+			assertStoresNameHeldKeys(t, srv)
+			if tc.kill != "" {
+				entries, err := os.ReadDir(filepath.Join(root, "out"))
+				require.NoError(t, err)
+				for _, en := range entries {
+					assert.Equal(t, "first.csv", en.Name(), "only the first sender's file is left")
+				}
+			} else {
+				assertNoStoreJournal(t, e.URL)
+			}
+		})
 	}
 }
 

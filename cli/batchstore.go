@@ -77,7 +77,18 @@ func (bs batchStores) bind(ctx context.Context, c *cli.Context, io stdio, opts *
 	}
 	opts.Store = func(user string) (journal.Store, error) {
 		s, ok := bs[user]
-		if !ok || s.bound == nil {
+		if !ok && b != nil {
+			// A sender an earlier run of this batch began that the manifest
+			// no longer lists: its recovery needs its store, by the template.
+			var err error
+			if s, err = readStore(c, strings.ReplaceAll(c.String(flagStore), userPlaceholder, user), opts.Regions, user); err != nil {
+				return journal.Store{}, err
+			}
+			if err := b.bind(s); err != nil {
+				return journal.Store{}, err
+			}
+		}
+		if s == nil || s.bound == nil {
 			return journal.Store{}, errors.New("internal error: no store for sender " + user)
 		}
 		return *s.bound, nil

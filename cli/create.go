@@ -153,6 +153,9 @@ func readFileTarget(c *cli.Context) (fileTarget, error) {
 	if err := credfile.Check(t.path, true); err != nil {
 		return fileTarget{}, exitcode.UsageError(err)
 	}
+	if err := journal.CheckName(t.path); err != nil {
+		return fileTarget{}, err
+	}
 	return t, nil
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/provision"
+	"github.com/sesmtp/sesmtp/store"
 )
 
 const flagIgnoreMissing = "ignore-missing"
@@ -43,8 +45,9 @@ partial failure finishes the job.
 Credentials the user has in a secret store (its sesmtp:store tag) stay there unless
 --delete-stored: a Secrets Manager secret is then scheduled for deletion after
 --recovery-window-days (7-30, default 30; 'aws secretsmanager restore-secret' brings it
-back until then), SSM parameters are deleted. The user goes first, then the store; without
-the flag, delete prints the command that removes the store later.
+back until then), SSM parameters are deleted. The store goes first, then the user: a
+delete stopped in between leaves the user and its tag, and running it again finishes
+both. Without the flag, delete prints the command that removes the store later.
 
 EXAMPLES:
    sesmtp delete --user billing-mailer
@@ -86,15 +89,24 @@ func runDelete(c *cli.Context, io stdio) error {
 	if err != nil {
 		return err
 	}
-	res, err := provision.Delete(ctx, client, provision.DeleteInput{
+	in := provision.DeleteInput{
 		UserName: user, Force: anyUser(c, io), IgnoreMissing: c.Bool(flagIgnoreMissing), DryRun: c.Bool(flagDryRun),
 		Confirm: ds.confirm(ask, stored), Warn: warnTo(io),
-	})
+	}
+	var removed *store.Deletion // the stored credentials, removed before the user
+	if stored != nil && ds.remove {
+		in.BeforeRemove = func(ctx context.Context) error {
+			del, err := ds.removeFirst(ctx, c, io, stored, user, in.Force)
+			removed = &del
+			return err
+		}
+	}
+	res, err := provision.Delete(ctx, client, in)
 	if err != nil {
 		return err
 	}
 	if stored != nil {
-		return finishDeleteStored(ctx, c, io, ds, stored, res, format)
+		return finishDeleteStored(ctx, c, io, ds, stored, res, removed, format)
 	}
 	if format == outputJSON {
 		return writeJSON(io, res)

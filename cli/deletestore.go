@@ -105,12 +105,46 @@ func (d deleteStored) storePlanLine(s *storeTarget) string {
 		strings.Join(s.loc.Target.ParameterNames(true), ", "), s.loc.Region)
 }
 
-// run removes what sesmtp stored for user in s (after the user is gone).
-func (d deleteStored) run(ctx context.Context, c *cli.Context, io stdio, s *storeTarget, user string) (store.Deletion, error) {
+// deleteFrom binds s and removes what sesmtp stored there for user.
+func (d deleteStored) deleteFrom(ctx context.Context, c *cli.Context, io stdio, s *storeTarget, user string) (store.Deletion, error) {
 	if err := s.bind(ctx, c, io); err != nil {
 		return store.Deletion{}, err
 	}
-	del, err := s.bound.Store.Delete(ctx, user, store.DeleteOptions{RecoveryWindowDays: d.days})
+	return s.bound.Store.Delete(ctx, user, store.DeleteOptions{RecoveryWindowDays: d.days})
+}
+
+// removeFirst removes what sesmtp stored for user in s while the user
+// still exists, before anything of it is removed from IAM: if the run
+// dies between the two, the user and its tag (which names the store) are
+// left, and running the same command again finishes both. Stopped in
+// between, the user is left with a working key that no store names,
+// rather than a store naming a deleted key that nothing names any more.
+func (d deleteStored) removeFirst(ctx context.Context, c *cli.Context, io stdio, s *storeTarget, user string, anyUser bool) (store.Deletion, error) {
+	del, err := d.deleteFrom(ctx, c, io, s, user)
+	var conflict *store.ConflictError
+	switch {
+	case err == nil:
+		return del, nil
+	case errors.As(err, &conflict):
+		return del, err // refused before anything changed: exit 2
+	case !del.Attempted:
+		return del, &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("removing the credentials IAM user %s has stored in %s failed "+
+			"before anything was removed: %w. Nothing was changed (sesmtp removes the stored credentials first, then the user); "+
+			"run the same command again once the cause is fixed", user, s.loc, err)}
+	}
+	cmd := d.cleanup(s, user)
+	if anyUser {
+		cmd += " " + provision.AnyUserFlag
+	}
+	return del, &exitcode.Error{Code: exitcode.LeftBehind, Err: fmt.Errorf("removing the credentials IAM user %s has stored in %s "+
+		"failed part way: %w. Left behind: IAM user %s, not touched (the stored credentials go first), and what remains of %s. "+
+		"Finish the job with: %s", user, s.loc, err, user, s.loc, cmd)}
+}
+
+// run removes what sesmtp stored for user in s once the user is gone
+// (--ignore-missing with --store, the command delete prints).
+func (d deleteStored) run(ctx context.Context, c *cli.Context, io stdio, s *storeTarget, user string) (store.Deletion, error) {
+	del, err := d.deleteFrom(ctx, c, io, s, user)
 	if err == nil {
 		return del, nil
 	}
@@ -158,25 +192,31 @@ type storedOutput struct {
 	Kept  bool         `json:"kept,omitempty"`
 }
 
-// confirm adds the store's line to the question delete asks.
+// confirm adds the store's line to the question delete asks (first: the
+// store goes before the user).
 func (d deleteStored) confirm(ask func([]string) bool, s *storeTarget) func([]string) bool {
 	if ask == nil || s == nil || !d.remove {
 		return ask
 	}
-	return func(plan []string) bool { return ask(append(plan, d.storePlanLine(s))) }
+	return func(plan []string) bool { return ask(append([]string{d.storePlanLine(s)}, plan...)) }
 }
 
 // finishDeleteStored reports the IAM deletion and handles the stored
-// credentials: removed with --delete-stored, else named with the command
-// that removes them.
-func finishDeleteStored(ctx context.Context, c *cli.Context, io stdio, d deleteStored, s *storeTarget, res provision.DeleteResult, format string) error {
+// credentials: removed with --delete-stored (before the user, removed
+// says how; or now, when the user was already gone), else named with the
+// command that removes them.
+func finishDeleteStored(ctx context.Context, c *cli.Context, io stdio, d deleteStored, s *storeTarget, res provision.DeleteResult,
+	removed *store.Deletion, format string) error {
 	out := deleteOutput{DeleteResult: res, Stored: &storedOutput{Store: s.loc.String(), Kept: !d.remove}}
 	var del store.Deletion
 	var err error
-	if d.remove && !res.DryRun {
+	switch {
+	case removed != nil:
+		del = *removed
+	case d.remove && !res.DryRun:
 		del, err = d.run(ctx, c, io, s, res.UserName)
-		out.Stored.Items = del.Items
 	}
+	out.Stored.Items = del.Items
 	if format == outputJSON {
 		if werr := writeJSON(io, out); err == nil {
 			err = werr

@@ -195,6 +195,38 @@ func init() {
 		})
 }
 
+// The delete commands of the kill matrix: a rerun after a kill at any
+// call finishes the job (with --ignore-missing, as a script runs it: the
+// kill may come after DeleteUser took effect). delete keeps no journal:
+// what is left is in IAM (and, with --delete-stored, the user's
+// sesmtp:store tag still names the store, which goes first).
+func init() {
+	killCommands = append(killCommands, killCommand{
+		name:  "delete",
+		setup: func(t *testing.T, srv *iamtest.Server, dir string) { targetUser(srv) },
+		args: func(url, dir string, _ *smtptest.Server) []string {
+			return deleteKillArgs(url)
+		},
+		done: func(t *testing.T, srv *iamtest.Server, dir string) { assertDeleted(t, srv, "target") },
+	})
+}
+
+// deleteKillArgs is the delete the kill matrix runs (delete takes no --region).
+func deleteKillArgs(url string, extra ...string) []string {
+	return append([]string{"delete", "--user", "target", "--yes", "--ignore-missing", "--endpoint-url", url,
+		"--timeout", killTimeout, "--max-backoff", "5ms"}, extra...)
+}
+
+// assertDeleted: nothing of user is left in IAM, nor in a store.
+func assertDeleted(t *testing.T, srv *iamtest.Server, user string) {
+	t.Helper()
+	_, left := srv.User(user)
+	assert.False(t, left, "IAM user %s is left", user)
+	for _, e := range storedEntries(t, srv) {
+		assert.NotContains(t, e.where, user, "%s is left (naming key %s)", e.where, e.keyID)
+	}
+}
+
 // perKeyRecord is u with its retirement recorded as sesmtp writes it now,
 // in its key's own tag (sesmtp:retire:KEYID), not the single tag of an
 // earlier sesmtp.

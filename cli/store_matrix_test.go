@@ -253,6 +253,24 @@ var storeKillCommands = []killCommand{
 	},
 }
 
+// The delete --delete-stored commands of the kill matrix: the store the
+// user's tag names goes first, then the user.
+func init() {
+	for _, spec := range []string{"secretsmanager:" + matrixSecret, "ssm:" + matrixParamPath} {
+		killCommands = append(killCommands, killCommand{
+			name: "delete --delete-stored, tagged " + spec,
+			setup: func(t *testing.T, srv *iamtest.Server, dir string) {
+				bystanderSecret(srv)
+				storeUser(srv, spec)
+			},
+			args: func(url, dir string, _ *smtptest.Server) []string {
+				return deleteKillArgs(url, "--delete-stored", "--store-endpoint-url", url)
+			},
+			done: func(t *testing.T, srv *iamtest.Server, dir string) { assertDeleted(t, srv, "target") },
+		})
+	}
+}
+
 // assertNoStoreJournal: no lock or marker of url's stores is left in the
 // state directory.
 func assertNoStoreJournal(t *testing.T, url string) {

@@ -285,9 +285,11 @@ func TestStorePartialDelivery(t *testing.T) {
 	}
 }
 
-// TestDeleteStoredFaults: when removing the stored credentials fails after
-// the user is deleted, delete exits 4 naming the secret and the command
-// that removes it; that command then does.
+// TestDeleteStoredFaults: the stored credentials go before the user. When
+// removing them fails before any deleting call, delete exits 1 with
+// everything as it was; when a deleting call may have taken effect, it
+// exits 4 naming the user (untouched) and the command that finishes the
+// job; that command then does.
 func TestDeleteStoredFaults(t *testing.T) {
 	for _, fk := range matrixFaults {
 		for _, action := range []string{"secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"} {
@@ -298,30 +300,32 @@ func TestDeleteStoredFaults(t *testing.T) {
 				srv.Inject(fk.fault(action, 1))
 				// --timeout 2s: room for the IAM deletion on a loaded machine, not for the 5 s stall.
 				res := storeCLI(t, e, "delete", "--user", "target", "--yes", "--delete-stored", "--timeout", "2s")
+				t.Logf("exit %d: %s", res.code, lastLine(res.stderr))
+				require.NotZero(t, srv.CallCount("secretsmanager:DescribeSecret"), "the store calls reach the local endpoint")
 				_, userLeft := srv.User("target")
-				if !userLeft {
-					require.NotZero(t, srv.CallCount("secretsmanager:DescribeSecret"), "the store calls reach the local endpoint")
-				}
-				switch {
-				case res.code == exitcode.OK:
-				case res.code == exitcode.LeftBehind && userLeft: // the timeout cut the IAM deletion short
-					assert.Contains(t, res.stderr, "sesmtp delete --user target")
-					return
-				case res.code == exitcode.LeftBehind:
+				sec, ok := srv.Secret(matrixSecret)
+				require.True(t, ok)
+				switch res.code {
+				case exitcode.OK:
+					assert.False(t, userLeft)
+				case exitcode.LeftBehind:
+					assert.True(t, userLeft, "the user goes after the store")
 					cleanup := "sesmtp delete --user target --store secretsmanager:" + matrixSecret + " --store-region " + matrixRegion +
 						" --delete-stored --ignore-missing --yes"
 					require.Contains(t, res.stderr, cleanup)
 					srv.ClearFaults()
 					res = storeCLI(t, e, strings.Fields(cleanup)[1:]...)
 					require.Equal(t, exitcode.OK, res.code, res.stderr)
-				case res.code == exitcode.Failed:
+					_, userLeft = srv.User("target")
+					assert.False(t, userLeft)
+				case exitcode.Failed:
 					assert.True(t, userLeft, "exit 1 leaves everything")
+					assert.True(t, sec.DeletionDate.IsZero(), "exit 1 leaves everything")
 					return
 				default:
 					t.Fatalf("exit %d: %s", res.code, res.stderr)
 				}
-				sec, ok := srv.Secret(matrixSecret)
-				require.True(t, ok)
+				sec, _ = srv.Secret(matrixSecret)
 				assert.False(t, sec.DeletionDate.IsZero(), "scheduled for deletion")
 			})
 		}

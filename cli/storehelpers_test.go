@@ -102,3 +102,9 @@ func assertStoresNameHeldKeys(t *testing.T, srv *iamtest.Server) {
 		assert.True(t, held[e.keyID], "%s names key %s, which IAM does not hold", e.where, e.keyID)
 	}
 }
+
+// lastLine is the last line of s (an error message after a --verbose log).
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}

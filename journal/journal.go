@@ -51,6 +51,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,6 +124,9 @@ var _ provision.Journal = (*Journal)(nil)
 // live run holds it). It writes no marker until the first Note.
 func Open(target Target, opts Options) (*Journal, error) {
 	place := target.Place()
+	if err := CheckName(place); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Dir(place), credfile.DirMode); err != nil {
 		return nil, exitcode.UsageError(fmt.Errorf("create directory for %s: %w", target.Name(), err))
 	}
@@ -138,6 +142,10 @@ func Open(target Target, opts Options) (*Journal, error) {
 			_ = l.release()
 			return nil, err
 		}
+	}
+	if err := checkMarkerTemp(tempPath(MarkerPath(place))); err != nil {
+		_ = l.release()
+		return nil, err
 	}
 	j := &Journal{target: target, opts: opts, lock: l, marker: MarkerPath(place), mu: make(chan struct{}, 1),
 		m: Marker{Version: markerVersion, RunID: runID, Owner: owner}}
@@ -187,6 +195,29 @@ func (j *Journal) update(change func(*Marker)) error {
 		change(&j.m)
 		return j.save()
 	})
+}
+
+// NoteMembers records, in a batch's own journal, the user names of every
+// sender the batch is about to work on, before any of them starts.
+func (j *Journal) NoteMembers(users []string) error {
+	return j.update(func(m *Marker) {
+		m.Members = slices.Clone(users)
+		if m.Flow == "" {
+			m.Flow = provision.FlowBatch
+		}
+	})
+}
+
+// DeadMembers returns the senders a dead batch's marker records (see
+// NoteMembers), without acting on it: a rerun recovers each one's target
+// before Recover removes the marker. Call it with the lock held (after
+// Open), before Recover.
+func (j *Journal) DeadMembers() ([]string, error) {
+	if j.lock == nil {
+		return nil, nil
+	}
+	m, _, err := readMarker(j.marker)
+	return m.Members, exitcode.UsageError(err)
 }
 
 // Deliver implements provision.Journal: it records the key id and the
@@ -392,7 +423,11 @@ func (r Recovery) Summary(target string) string {
 	if !r.Found {
 		return ""
 	}
-	msg := fmt.Sprintf("recovered: an earlier run (%s) died while working on %s (%s of IAM user %q)", r.Owner, target, r.Flow, r.User)
+	what := string(r.Flow)
+	if r.User != "" {
+		what += fmt.Sprintf(" of IAM user %q", r.User)
+	}
+	msg := fmt.Sprintf("recovered: an earlier run (%s) died while working on %s (%s)", r.Owner, target, what)
 	var parts []string
 	if r.Kept != "" {
 		parts = append(parts, "kept "+r.Kept)

@@ -299,5 +299,6 @@ func TestLegacyMarker(t *testing.T) {
 
 	require.NoError(t, os.WriteFile(MarkerPath(f.Path), []byte(`garbage`), 0o600))
 	_, _, err = readMarker(MarkerPath(f.Path))
-	assert.ErrorContains(t, err, "is not a sesmtp journal marker")
+	var notJournal *NotJournalError
+	assert.ErrorAs(t, err, &notJournal)
 }

@@ -90,6 +90,10 @@ func acquire(path, target string, owner Owner) (*lock, error) {
 			return nil, exitcode.UsageError(fmt.Errorf("lock %s: %w", path, err))
 		}
 		if sameFile(f, path) {
+			if err := checkLockRecord(f, path); err != nil {
+				_ = f.Close() // unlocks; the file stays as it is
+				return nil, err
+			}
 			l := &lock{f: f, path: path}
 			if err := l.write(owner); err != nil {
 				_ = l.release()

@@ -39,6 +39,10 @@ type Marker struct {
 	Retracted bool `json:"retracted,omitempty"`
 	// Format is the credentials file's format, for a file target.
 	Format credfile.Format `json:"format,omitempty"`
+	// Members (a batch's own marker) are the user names of every sender
+	// the batch works on, recorded before any of them starts: a rerun
+	// recovers each one's target, whatever its manifest says by then.
+	Members []string `json:"members,omitempty"`
 	// LegacyUser is version 0's user name.
 	LegacyUser string `json:"user_name,omitempty"`
 }
@@ -78,9 +82,7 @@ func readMarker(path string) (Marker, bool, error) {
 	return m, true, nil
 }
 
-func notMarker(path string) error {
-	return fmt.Errorf("%s is not a sesmtp journal marker; remove it if you know where it came from", path)
-}
+func notMarker(path string) error { return &NotJournalError{Path: path, Role: "marker"} }
 
 // writeMarker replaces the marker at path atomically and durably.
 func writeMarker(path string, m Marker) error {
@@ -89,6 +91,9 @@ func writeMarker(path string, m Marker) error {
 		return err
 	}
 	tmp := tempPath(path)
+	if err := checkMarkerTemp(tmp); err != nil {
+		return err
+	}
 	if err := removeOwn(tmp); err != nil { // a leftover of a write this user's run did not finish
 		return err
 	}

@@ -67,7 +67,7 @@ func TestUntrustedJournalFiles(t *testing.T) {
 	t.Run("own leftover temp", func(t *testing.T) {
 		target := fileTarget(t)
 		require.NoError(t, os.MkdirAll(filepath.Dir(target.Path), 0o700))
-		require.NoError(t, os.WriteFile(tempPath(MarkerPath(target.Path)), []byte("half a mar"), 0o600))
+		require.NoError(t, os.WriteFile(tempPath(MarkerPath(target.Path)), []byte(markerHead[:5]), 0o600)) // half a marker
 		j, err := Open(target, Options{})
 		require.NoError(t, err)
 		require.NoError(t, j.Note(func(p *provision.Progress) { p.Flow, p.User = provision.FlowCreate, "u" }))

@@ -29,6 +29,13 @@ type DeleteInput struct {
 	// Warn, if set, receives warnings, such as a listing the endpoint does
 	// not implement, which is then skipped.
 	Warn func(string)
+	// BeforeRemove, if set, is called once the user is inspected and the
+	// plan confirmed, before anything is removed from IAM; an error stops
+	// the delete with the user untouched, and is returned as it is. delete
+	// --delete-stored removes the stored credentials there: a run killed
+	// after it leaves the user and the tag that names the store, so that
+	// running it again finishes both.
+	BeforeRemove func(ctx context.Context) error
 }
 
 // DeleteResult says what Delete removed (or, with DryRun, would remove).
@@ -120,6 +127,11 @@ func Delete(ctx context.Context, c IAMAPI, in DeleteInput) (DeleteResult, error)
 	}
 	if in.Confirm != nil && !in.Confirm(plan) {
 		return res, ErrAborted
+	}
+	if in.BeforeRemove != nil {
+		if err := in.BeforeRemove(ctx); err != nil {
+			return res, err
+		}
 	}
 	p := &purger{c: c, user: in.UserName, skips: sk}
 	err = p.purge(ctx, purgeAll)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -265,13 +266,32 @@ func (s *secretsManagerStore) Delete(ctx context.Context, iamUser string, opts D
 	if days == 0 {
 		days = DefaultRecoveryWindowDays
 	}
+	del.Attempted = true
 	out, err := s.api.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(s.target.Name),
 		RecoveryWindowInDays: aws.Int64(days)})
 	if err != nil {
-		return del, awsError("secretsmanager:DeleteSecret", s.resource(), err)
+		return s.deleteFailed(ctx, del, err)
 	}
 	del.Items[0].Outcome, del.Items[0].DeletionDate = ScheduledDeletion, aws.ToTime(out.DeletionDate)
 	return del, nil
+}
+
+// deleteFailed reads what the secret is after a failed DeleteSecret: a
+// retry of a call that took effect (its answer lost) is refused as
+// already scheduled, so a secret now scheduled is a success; a refusal
+// the service answered, of a secret still not scheduled, removed nothing.
+func (s *secretsManagerStore) deleteFailed(ctx context.Context, del Deletion, callErr error) (Deletion, error) {
+	d, derr := s.describe(ctx)
+	if derr == nil && d != nil && d.DeletedDate != nil {
+		del.Items[0].Outcome, del.Items[0].DeletionDate = ScheduledDeletion, *d.DeletedDate
+		return del, nil
+	}
+	err := awsError("secretsmanager:DeleteSecret", s.resource(), callErr)
+	var apiErr *APIError
+	if derr == nil && errors.As(err, &apiErr) && apiErr.Answered() {
+		del.Attempted = false
+	}
+	return del, err
 }
 
 // ownTags are the tags of a new secret or parameter, in the SDK's type T.

@@ -349,6 +349,7 @@ func (s *ssmStore) Delete(ctx context.Context, iamUser string, _ DeleteOptions) 
 	}
 	for _, name := range existing {
 		it := Item{Name: name, Outcome: Deleted}
+		del.Attempted = true
 		_, err := s.api.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(name)})
 		if isCode[*ssmtypes.ParameterNotFound](err) {
 			it.Outcome, err = Untouched, nil

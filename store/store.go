@@ -144,6 +144,10 @@ func (r Retraction) Changed() bool { return changed(r.Items) }
 type Deletion struct {
 	Target Target
 	Items  []Item
+	// Attempted says Delete got as far as a deleting call: after an
+	// error, something may have been removed. False after an error means
+	// nothing was.
+	Attempted bool
 }
 
 // Changed reports whether Delete changed anything.
