@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -84,7 +85,10 @@ func deadRun(t *testing.T, f File, note func(*provision.Progress), deliver bool)
 	c := e.Client()
 	j, err := Open(f, Options{})
 	require.NoError(t, err)
-	require.NoError(t, j.Note(func(p *provision.Progress) { p.Flow, p.User, p.UserRunID = provision.FlowCreate, "u", j.RunID() }))
+	// A create records the time it has left (--timeout and a minute) with its first note.
+	require.NoError(t, j.Note(func(p *provision.Progress) {
+		p.Flow, p.User, p.UserRunID, p.Budget = provision.FlowCreate, "u", j.RunID(), 6*time.Minute
+	}))
 	_, err = c.CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("u"), Tags: runTag(j.RunID())})
 	require.NoError(t, err)
 	key, err := c.CreateAccessKey(t.Context(), &iam.CreateAccessKeyInput{UserName: aws.String("u")})
@@ -151,7 +155,10 @@ func TestRecoverMovedFile(t *testing.T) {
 			}
 		}})
 		require.NoError(t, err)
-		require.NoError(t, j.Note(func(p *provision.Progress) { p.Flow, p.User, p.UserRunID = provision.FlowCreate, "u", j.RunID() }))
+		// A create records the time it has left (--timeout and a minute) with its first note.
+		require.NoError(t, j.Note(func(p *provision.Progress) {
+			p.Flow, p.User, p.UserRunID, p.Budget = provision.FlowCreate, "u", j.RunID(), 6*time.Minute
+		}))
 		_, err = c.CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("u"), Tags: runTag(j.RunID())})
 		require.NoError(t, err)
 		key, err := c.CreateAccessKey(t.Context(), &iam.CreateAccessKeyInput{UserName: aws.String("u")})
@@ -193,7 +200,10 @@ func TestRecoverForeignLinkToTemp(t *testing.T) {
 		}
 	}})
 	require.NoError(t, err)
-	require.NoError(t, j.Note(func(p *provision.Progress) { p.Flow, p.User, p.UserRunID = provision.FlowCreate, "u", j.RunID() }))
+	// A create records the time it has left (--timeout and a minute) with its first note.
+	require.NoError(t, j.Note(func(p *provision.Progress) {
+		p.Flow, p.User, p.UserRunID, p.Budget = provision.FlowCreate, "u", j.RunID(), 6*time.Minute
+	}))
 	_, err = c.CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("u"), Tags: runTag(j.RunID())})
 	require.NoError(t, err)
 	key, err := c.CreateAccessKey(t.Context(), &iam.CreateAccessKeyInput{UserName: aws.String("u")})
@@ -301,4 +311,22 @@ func TestLegacyMarker(t *testing.T) {
 	_, _, err = readMarker(MarkerPath(f.Path))
 	var notJournal *NotJournalError
 	assert.ErrorAs(t, err, &notJournal)
+}
+
+// A create's marker without a budget (--timeout 0, or an earlier sesmtp's)
+// that never learned its key's id cannot prove any key on the user is the
+// dead run's: recovery leaves the user and its key and says so.
+func TestRecoverUndeliveredCreateWithoutWindow(t *testing.T) {
+	f := fileTarget(t)
+	srv, c, id := deadRun(t, f, func(p *provision.Progress) { p.Budget = 0 }, false)
+	j, err := Open(f, Options{})
+	require.NoError(t, err)
+	_, err = j.Recover(t.Context(), c)
+	_ = j.Close(nil)
+	require.Error(t, err, "a key it cannot prove the dead run's is left, and reported")
+	assert.Equal(t, exitcode.LeftBehind, exitcode.Of(err))
+	assert.Contains(t, err.Error(), id)
+	assert.Contains(t, err.Error(), "aws iam delete-access-key --user-name u --access-key-id "+id)
+	_, ok := srv.User("u")
+	assert.True(t, ok, "the user stays")
 }

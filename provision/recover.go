@@ -178,12 +178,17 @@ func (e *UnprovenKeysError) Error() string {
 		keys = append(keys, fmt.Sprintf("%s (created %s)", id, aws.ToTime(k.CreateDate).UTC().Format(time.RFC3339)))
 		cmds = append(cmds, fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", e.UserName, id))
 	}
+	within := fmt.Sprintf("it could only have made one within %s, and IAM user %q holds access key(s) %s made outside that window or not before it: "+
+		"another run's, or made by hand", e.Window, e.UserName, strings.Join(keys, ", "))
+	if e.Window == nil || e.Window.Until.IsZero() {
+		within = fmt.Sprintf("it recorded no end to the time in which it could have made one (--timeout 0, or an earlier sesmtp), "+
+			"so none of IAM user %q's access key(s) %s can be proven its: each may be another run's, or made by hand", e.UserName, strings.Join(keys, ", "))
+	}
 	msg := fmt.Sprintf("the earlier run died while its iam:CreateAccessKey for user %q may have made a key whose id it never recorded; "+
-		"it could only have made one within %s, and IAM user %q holds access key(s) %s made outside that window or not before it: "+
-		"another run's, or made by hand, so sesmtp leaves them. Left behind: possibly a key no file holds the secret of. "+
+		"%s, so sesmtp leaves them. Left behind: possibly a key no file holds the secret of. "+
 		"Check 'sesmtp list --all-users' and your credentials files; remove a key no sender has with: %s. "+
 		"The earlier run's record is removed: run the command again",
-		e.UserName, e.Window, e.UserName, strings.Join(keys, ", "), strings.Join(cmds, "; "))
+		e.UserName, within, strings.Join(cmds, "; "))
 	if len(e.Removed) > 0 {
 		msg += fmt.Sprintf(" (already removed, made within that window: %s)", strings.Join(e.Removed, ", "))
 	}

@@ -45,7 +45,13 @@ func recoverUser(ctx context.Context, c IAMAPI, p Progress) (removed, left []str
 	own := ownedBy(p, aws.ToTime(u.CreateDate))
 	keys, foreign := h.sort(own)
 	if len(foreign) > 0 {
-		return keepUser(ctx, c, p.User, keys, foreign)
+		removed, left, err := keepUser(ctx, c, p.User, keys, foreign)
+		if err == nil && p.KeyID == "" && p.Budget <= 0 && len(h.keys) > 0 {
+			// No window (--timeout 0, or an earlier sesmtp's marker): any key on
+			// the user may be the one whose secret died with the run.
+			err = &UnprovenKeysError{UserName: p.User, Window: &Window{From: aws.ToTime(u.CreateDate)}, Keys: h.keys}
+		}
+		return removed, left, err
 	}
 	pg := &purger{c: c, user: p.User, owns: own}
 	if err := pg.purge(ctx, purgeOwn); err != nil {
