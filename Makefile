@@ -20,10 +20,16 @@ build:
 MATRICES := ^(TestFaultMatrix|TestKillMatrix|TestConcurrentRuns|TestEscalationMatrix|TestStoreEscalationMatrix)$$
 
 # Every test; the kill matrix is sampled (every journal step, --verify and
-# every IAM call that changes something).
+# every IAM call that changes something). The matrices spend most of their
+# time waiting (injected latency, killed processes), so they run beside the
+# rest of the suite, their output kept until the rest has printed.
 test:
-	$(GO) test -race -count=1 -skip '$(MATRICES)' ./...
-	$(GO) test -race -count=1 -run '$(MATRICES)' -v ./cli | grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)'
+	@m="$$(mktemp)"; trap 'rm -f "$$m"' EXIT; \
+	$(GO) test -race -count=1 -run '$(MATRICES)' -v ./cli >"$$m" 2>&1 & pid=$$!; \
+	$(GO) test -race -count=1 -skip '$(MATRICES)' ./...; rc=$$?; \
+	wait $$pid; mrc=$$?; \
+	grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)' "$$m"; \
+	[ $$rc -eq 0 ] && [ $$mrc -eq 0 ]
 
 # test, with the whole kill matrix (a kill after every IAM call, reads too).
 test-full:
