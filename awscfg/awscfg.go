@@ -35,8 +35,9 @@ type Options struct {
 	// EndpointURL overrides the IAM endpoint (AWS_ENDPOINT_URL_IAM and
 	// AWS_ENDPOINT_URL are honoured by the SDK when this is empty).
 	EndpointURL string
-	// Adaptive selects the SDK's adaptive retry mode, which slows down on
-	// throttling instead of failing; for batch runs.
+	// Adaptive paces the client's attempts once IAM throttles it: on a
+	// Throttling answer it slows to just below the rate IAM measurably
+	// accepted, then probes upward gently (see pacer); for batch runs.
 	Adaptive bool
 	// MaxAttempts caps attempts per call (0: the SDK default, 3).
 	MaxAttempts int
@@ -126,9 +127,7 @@ func newRetryer(opts Options) aws.Retryer {
 		}
 	}
 	if opts.Adaptive {
-		return newWarmAdaptive(retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-			o.StandardOptions = append(o.StandardOptions, standard)
-		}), adaptiveWarmup)
+		return newPacedRetryer(retry.NewStandard(standard))
 	}
 	return retry.NewStandard(standard)
 }

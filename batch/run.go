@@ -20,7 +20,8 @@ import (
 )
 
 // DefaultConcurrency is how many senders are created at once: IAM
-// throttles mutating calls, so a handful, with adaptive retries.
+// throttles mutating calls, so a handful, on a client that paces itself
+// once throttled (awscfg.Options.Adaptive).
 const DefaultConcurrency = 4
 
 // Statuses of a sender in the summary.

@@ -1,0 +1,185 @@
+package awscfg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+)
+
+// The pacer's settings. IAM documents no request quota; it answers
+// Throttling when an account calls it faster than its token bucket refills
+// (see provision/iamtest/throttle.go). The pacer learns that rate from the
+// answers instead of guessing it.
+const (
+	// paceWindow is how far back the pacer measures the calls IAM accepted.
+	paceWindow = time.Second
+	// paceMinSpan is the shortest span a measurement divides by, so that a
+	// throttle in a client's first milliseconds is not read as a huge rate.
+	paceMinSpan = paceWindow / 10
+	// paceCut is the share of the measured accepted rate a throttle sets.
+	paceCut = 0.9
+	// paceProbe is how fast the rate grows after a throttle: by this
+	// share of the rate the throttle set, per second (linearly: the 10%
+	// cut is made up in about a second, and then the rate probes above
+	// the limit by 10% a second until the next throttle), but by at least
+	// paceMinRate per second.
+	paceProbe = 0.10
+	// paceMinRate is the lowest rate, in calls per second, a throttle sets
+	// (the SDK's adaptive mode has the same floor).
+	paceMinRate = 0.5
+)
+
+// pacer is a client-side rate limit on the attempts of one client, shared
+// by every goroutine calling through it (a batch's workers). It does not
+// limit a client IAM has never throttled. On a throttle it sets its rate
+// to paceCut of the rate at which IAM accepted this client's calls over
+// the last paceWindow, which is IAM's limit as this client sees it (less
+// what other clients of the account take), and then raises it linearly
+// (additive increase) until the next throttle measures again. A throttle
+// never compounds with the previous one: the rate comes from what was
+// measured, not from the rate before, so a flurry of throttles from calls
+// already in flight sets the same rate, instead of the deep repeated
+// cuts of the SDK's adaptive mode (CUBIC, 0.7x a throttle and seconds to
+// climb back). The rate is what the client may send, not what it must: a
+// client that sends less (workers backing off) is not held back, and the
+// first throttle after that measures again.
+//
+// IAM is never pushed harder than by the SDK alone: each throttled attempt
+// is still retried only after the standard retryer's backoff, with at most
+// MaxAttempts attempts a call and its retry quota, and after a throttle
+// every attempt of the client, retries included, waits its turn at a rate
+// below the one IAM was measured to accept.
+//
+// Its methods take the time, so that tests drive it with a clock of their own.
+type pacer struct {
+	mu       sync.Mutex
+	first    time.Time   // the first attempt; zero before it
+	accepted []time.Time // answers that were not throttles, within paceWindow, oldest first
+	limited  bool        // a throttle was seen: the rate applies
+	base     float64     // calls per second set by the last throttle
+	cutAt    time.Time   // when
+	next     time.Time   // the earliest start of the next attempt
+}
+
+// reserve books the next attempt's start and returns how long to wait for
+// it. Booked starts are one over the rate at booking time apart.
+func (p *pacer) reserve(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.first.IsZero() {
+		p.first = now
+	}
+	if !p.limited {
+		return 0
+	}
+	at := now
+	if p.next.After(at) {
+		at = p.next
+	}
+	p.next = at.Add(time.Duration(float64(time.Second) / p.rateAt(now)))
+	return at.Sub(now)
+}
+
+// done records an attempt's answer: accepted, or throttled.
+func (p *pacer) done(now time.Time, throttled bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.forget(now)
+	if !throttled {
+		p.accepted = append(p.accepted, now)
+		return
+	}
+	p.limited, p.cutAt = true, now
+	p.base = math.Max(paceMinRate, paceCut*p.measured(now))
+}
+
+// rate returns the calls per second the pacer allows at now (+Inf before
+// the first throttle).
+func (p *pacer) rate(now time.Time) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.limited {
+		return math.Inf(1)
+	}
+	return p.rateAt(now)
+}
+
+func (p *pacer) rateAt(t time.Time) float64 {
+	slope := math.Max(paceProbe*p.base, paceMinRate)
+	return p.base + slope*math.Max(0, t.Sub(p.cutAt).Seconds())
+}
+
+// measured is the rate at which calls were accepted over the last
+// paceWindow, or since the first attempt if that is more recent.
+func (p *pacer) measured(now time.Time) float64 {
+	span := min(paceWindow, now.Sub(p.first))
+	return float64(len(p.accepted)) / max(span, paceMinSpan).Seconds()
+}
+
+// forget drops the answers older than paceWindow.
+func (p *pacer) forget(now time.Time) {
+	i := 0
+	for i < len(p.accepted) && now.Sub(p.accepted[i]) > paceWindow {
+		i++
+	}
+	p.accepted = p.accepted[i:]
+}
+
+// pacedRetryer is the SDK's standard retryer (backoff, bounded attempts,
+// retry quota) with a pacer in front of every attempt, retries included.
+type pacedRetryer struct {
+	aws.RetryerV2
+	pacer     *pacer
+	throttles retry.IsErrorThrottles
+	now       func() time.Time
+	sleep     func(context.Context, time.Duration) error
+}
+
+// newPacedRetryer puts a new pacer in front of standard; each client gets
+// its own (aws.Config's Retryer is called once per client).
+func newPacedRetryer(standard aws.RetryerV2) pacedRetryer {
+	return pacedRetryer{RetryerV2: standard, pacer: &pacer{},
+		throttles: retry.IsErrorThrottles(retry.DefaultThrottles), now: time.Now, sleep: sleepContext}
+}
+
+// GetAttemptToken implements aws.RetryerV2: it waits for the pacer, and
+// tells it how the attempt was answered.
+func (r pacedRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if err := r.sleep(ctx, r.pacer.reserve(r.now())); err != nil {
+		return nil, fmt.Errorf("wait for the client's rate limit: %w", err)
+	}
+	release, err := r.RetryerV2.GetAttemptToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func(opErr error) error {
+		var apiErr smithy.APIError
+		// Only answers count: a call that did not reach IAM says nothing of its rate.
+		if opErr == nil || errors.As(opErr, &apiErr) {
+			r.pacer.done(r.now(), r.throttles.IsErrorThrottle(opErr).Bool())
+		}
+		return release(opErr)
+	}, nil
+}
+
+// sleepContext waits for d, or until ctx ends.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
