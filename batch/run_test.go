@@ -80,7 +80,7 @@ func TestRunRejectsBadDir(t *testing.T) {
 
 // BenchmarkBatch creates 100 senders against the local endpoint with 50 ms
 // of latency per IAM call (IAM's own, roughly), at concurrency 1, 4 and
-// 16, with the client sesmtp uses for batches (adaptive retries). It
+// 16, with the client sesmtp uses for batches (paced retries). It
 // reports IAM calls per credential and each wall time as a ratio to its
 // floor: 100 senders x 2 dependent round trips (CreateUser, then
 // PutUserPolicy and CreateAccessKey together) x 50 ms / concurrency, plus

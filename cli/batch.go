@@ -16,7 +16,8 @@ import (
 const (
 	flagFromFile = "from-file"
 	flagOutDir   = "out-dir"
-	// batchMaxAttempts lets adaptive retries ride out IAM throttling.
+	// batchMaxAttempts lets a batch ride out IAM throttling: retries back off,
+	// and the client paces itself below the rate IAM accepted (awscfg's pacer).
 	batchMaxAttempts = 10
 )
 
