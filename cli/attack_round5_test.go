@@ -131,43 +131,46 @@ func TestAttack5RecoveryGroupNameCase(t *testing.T) {
 }
 
 // TestAttack5StoreMoveCleanupNotGranted: a key rotation that moves a
-// user's credentials from ssm:/smtp/mover/ to another store tells the
+// user's credentials from ssm:/smtp/mover/ to another store told the
 // operator to remove the old parameters with 'aws ssm delete-parameters
-// --names ...' (TestStoreMove asserts the line). That is the action
-// ssm:DeleteParameters (aws-cli reference, ssm delete-parameter: "Denying
-// that action alone doesn't restrict DeleteParameters, which is
-// authorized against its own action"), which
-// the operator policy sesmtp prints does not grant (it grants
-// ssm:DeleteParameter, on sesmtp's tag): the operator holding exactly that
-// policy meets AccessDenied on the command sesmtp told it to run, and the
-// old parameters (naming the retired key, the password among them) stay.
+// --names ...'. That is the action ssm:DeleteParameters (aws-cli
+// reference, ssm delete-parameter: "Denying that action alone doesn't
+// restrict DeleteParameters, which is authorized against its own
+// action"), which the operator policy sesmtp prints does not grant (it
+// grants ssm:DeleteParameter, on sesmtp's tag): the operator holding
+// exactly that policy met AccessDenied on the command sesmtp told it to
+// run, and the old parameters (naming the retired key, the password among
+// them) stayed. Fixed: one delete-parameter a parameter; every command of
+// the printed cleanup, from each kind of store, is granted.
 func TestAttack5StoreMoveCleanupNotGranted(t *testing.T) {
-	t.Skip("BREAK: the store-move cleanup 'aws ssm delete-parameters' needs ssm:DeleteParameters, which the printed operator policy does not grant")
-	e := iamtest.Start(t)
-	res := storeCLI(t, e, "create", "--user", "mover", "--region", matrixRegion, "--store", "ssm:/smtp/mover/")
-	require.Equal(t, exitcode.OK, res.code, res.stderr)
-	res = storeCLI(t, e, "rotate", "--user", "mover", "--strategy", "key", "--region", matrixRegion, "--store", "secretsmanager:smtp/mover")
-	require.Equal(t, exitcode.OK, res.code, res.stderr)
-	i := strings.Index(res.stderr, "remove them with '")
-	require.GreaterOrEqual(t, i, 0, res.stderr)
-	advice := strings.SplitN(res.stderr[i+len("remove them with '"):], "'", 2)[0]
-	t.Logf("advice: %s", advice)
-
-	pol := runCLI(t, "", "policy", "operator", "--boundary-arn", "arn:aws:iam::123456789012:policy/sesmtp/SesmtpSenderBoundary",
-		"--store-prefix", "ssm:/smtp/", "--store-prefix", "secretsmanager:smtp/", "--compact")
-	require.Equal(t, exitcode.OK, pol.code, pol.stderr)
-	doc, err := iampolicy.Parse(pol.stdout)
-	require.NoError(t, err)
-	action := map[string]string{"delete-parameters": "ssm:DeleteParameters", "delete-parameter": "ssm:DeleteParameter",
-		"delete-secret": "secretsmanager:DeleteSecret"}[strings.Fields(advice)[2]]
-	require.NotEmpty(t, action, "an aws-cli command this test knows: %s", advice)
-	ctx := iampolicy.Context{}
-	ctx.Set("aws:ResourceTag/"+store.TagManagedBy, store.ManagedByValue)
-	ctx.Set("aws:ResourceTag/"+store.TagIAMUser, "mover")
-	r, err := iampolicy.Evaluate(iampolicy.Request{Action: action, Resource: "arn:aws:ssm:" + matrixRegion + ":123456789012:parameter/smtp/mover/password",
-		Context: ctx}, iampolicy.Principal{Identity: []iampolicy.Policy{{ID: "operator", Type: iampolicy.SourceNone, Document: doc}}})
-	require.NoError(t, err)
-	assert.Equal(t, iampolicy.Allowed, r.Decision, "the printed policy lets its holder run %q (%s)", advice, action)
+	var operator iampolicy.Policy = operatorPolicyForStores(t)
+	for _, tt := range []struct{ from, to string }{
+		{"ssm:/smtp/mover/", "secretsmanager:smtp/mover"},
+		{"ssm:/smtp/mover", "ssm:/smtp/mover/"},
+		{"secretsmanager:smtp/mover", "ssm:/smtp/mover"},
+	} {
+		t.Run(tt.from, func(t *testing.T) {
+			e := iamtest.Start(t)
+			res := storeCLI(t, e, "create", "--user", "mover", "--region", matrixRegion, "--store", tt.from)
+			require.Equal(t, exitcode.OK, res.code, res.stderr)
+			res = storeCLI(t, e, "rotate", "--user", "mover", "--strategy", "key", "--region", matrixRegion, "--store", tt.to)
+			require.Equal(t, exitcode.OK, res.code, res.stderr)
+			i := strings.Index(res.stderr, "remove them with '")
+			require.GreaterOrEqual(t, i, 0, res.stderr)
+			advice := strings.SplitN(res.stderr[i+len("remove them with '"):], "'", 2)[0]
+			t.Logf("advice: %s", advice)
+			assertCleanupGranted(t, operator, advice, matrixRegion, "mover")
+			old, err := store.ParseTarget(tt.from)
+			require.NoError(t, err)
+			names := old.ParameterNames(true)
+			if old.Kind == store.SecretsManager {
+				names = []string{old.Name}
+			}
+			for _, name := range names {
+				assert.Contains(t, advice, name+" ", "the cleanup removes all the old store holds")
+			}
+		})
+	}
 }
 
 // TestAttack5RerunSamePolicyOtherOrder: a create killed after its delivery
