@@ -25,8 +25,9 @@ const (
 	paceMinSpan = paceWindow / 10
 	// paceCut is the share of the measured accepted rate a throttle sets.
 	paceCut = 0.9
-	// paceProbe is how fast the rate grows after a throttle: by this
-	// share of the rate the throttle set, per second (linearly: the 10%
+	// paceProbe is how fast the rate grows after a throttle, once it is
+	// back at the reference (see paceRegain): by this share of it, per
+	// second (linearly: the 10%
 	// cut is made up in about a second, and then the rate probes above
 	// the limit by 10% a second until the next throttle), but by at least
 	// paceMinRate per second.
@@ -34,6 +35,12 @@ const (
 	// paceMinRate is the lowest rate, in calls per second, a throttle sets
 	// (the SDK's adaptive mode has the same floor).
 	paceMinRate = 0.5
+	// paceRegain is how often the rate doubles while it is below the
+	// reference (the rate set by the last throttle that followed an
+	// accepted answer): after a throttle storm of another client of the
+	// account, the floor regains 90 calls/s in under 4 s, where probing
+	// at paceMinRate per second would take minutes.
+	paceRegain = 500 * time.Millisecond
 )
 
 // pacer is a client-side rate limit on the attempts of one client, shared
@@ -51,6 +58,16 @@ const (
 // client that sends less (workers backing off) is not held back, and the
 // first throttle after that measures again.
 //
+// A throttle that follows throttles only (another client of the account
+// takes IAM's whole bucket for longer than paceWindow, and nothing of this
+// client's is accepted) still measures, and may measure nothing: the rate
+// drops as far as paceMinRate while the storm lasts. The rate set by the
+// last throttle that followed an accepted answer stays the reference:
+// below it the rate doubles every paceRegain (multiplicative increase,
+// each step at most twice the rate IAM last answered without a throttle,
+// never above what it was measured to accept), and only above it grows
+// linearly.
+//
 // IAM is never pushed harder than by the SDK alone: each throttled attempt
 // is still retried only after the standard retryer's backoff, with at most
 // MaxAttempts attempts a call and its retry quota, and after a throttle
@@ -65,26 +82,60 @@ type pacer struct {
 	limited  bool        // a throttle was seen: the rate applies
 	base     float64     // calls per second set by the last throttle
 	cutAt    time.Time   // when
+	ref      float64     // calls per second set by the last throttle after an accepted answer
+	fresh    bool        // an answer was accepted since the last throttle
 	next     time.Time   // the earliest start of the next attempt
+	booked   []slot      // the booked starts not yet reached, oldest first
+}
+
+// slot is a booked attempt start; a given-back one is waited for by nobody.
+type slot struct {
+	at    time.Time
+	given bool
 }
 
 // reserve books the next attempt's start and returns how long to wait for
-// it. Booked starts are one over the rate at booking time apart.
-func (p *pacer) reserve(now time.Time) time.Duration {
+// it, and the start booked (zero if none was: an unlimited pacer books
+// nothing). Booked starts are one over the rate at booking time apart.
+func (p *pacer) reserve(now time.Time) (time.Duration, time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.first.IsZero() {
 		p.first = now
 	}
 	if !p.limited {
-		return 0
+		return 0, time.Time{}
 	}
+	i := 0
+	for i < len(p.booked) && !p.booked[i].at.After(now) {
+		i++
+	}
+	p.booked = p.booked[i:]
 	at := now
 	if p.next.After(at) {
 		at = p.next
 	}
 	p.next = at.Add(time.Duration(float64(time.Second) / p.rateAt(now)))
-	return at.Sub(now)
+	p.booked = append(p.booked, slot{at: at})
+	return at.Sub(now), at
+}
+
+// giveBack returns the start at, booked by reserve, that nobody will use
+// (its wait ended with its context). The latest bookings given back free
+// their slots for the next attempts; one given back before a booking
+// still waited for stays a gap, as that booking's start is set.
+func (p *pacer) giveBack(at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.booked {
+		if p.booked[i].at.Equal(at) {
+			p.booked[i].given = true
+		}
+	}
+	for n := len(p.booked); n > 0 && p.booked[n-1].given; n-- {
+		p.next = p.booked[n-1].at
+		p.booked = p.booked[:n-1]
+	}
 }
 
 // done records an attempt's answer: accepted, or throttled.
@@ -94,10 +145,14 @@ func (p *pacer) done(now time.Time, throttled bool) {
 	p.forget(now)
 	if !throttled {
 		p.accepted = append(p.accepted, now)
+		p.fresh = true
 		return
 	}
-	p.limited, p.cutAt = true, now
-	p.base = math.Max(paceMinRate, paceCut*p.measured(now))
+	set := math.Max(paceMinRate, paceCut*p.measured(now))
+	if p.fresh || !p.limited {
+		p.ref = set
+	}
+	p.limited, p.cutAt, p.base, p.ref, p.fresh = true, now, set, math.Max(p.ref, set), false
 }
 
 // rate returns the calls per second the pacer allows at now (+Inf before
@@ -111,9 +166,21 @@ func (p *pacer) rate(now time.Time) float64 {
 	return p.rateAt(now)
 }
 
+// rateAt is the rate at t: from the last throttle's rate, doubling every
+// paceRegain up to the reference, then linearly up by paceProbe of the
+// reference (at least paceMinRate) per second.
 func (p *pacer) rateAt(t time.Time) float64 {
-	slope := math.Max(paceProbe*p.base, paceMinRate)
-	return p.base + slope*math.Max(0, t.Sub(p.cutAt).Seconds())
+	since := math.Max(0, t.Sub(p.cutAt).Seconds())
+	rate := p.base
+	if rate < p.ref {
+		regain := paceRegain.Seconds() * math.Log2(p.ref/rate) // to double up to the reference
+		if since < regain {
+			return rate * math.Exp2(since/paceRegain.Seconds())
+		}
+		rate, since = p.ref, since-regain
+	}
+	slope := math.Max(paceProbe*rate, paceMinRate)
+	return rate + slope*since
 }
 
 // measured is the rate at which calls were accepted over the last
@@ -152,7 +219,9 @@ func newPacedRetryer(standard aws.RetryerV2) pacedRetryer {
 // GetAttemptToken implements aws.RetryerV2: it waits for the pacer, and
 // tells it how the attempt was answered.
 func (r pacedRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
-	if err := r.sleep(ctx, r.pacer.reserve(r.now())); err != nil {
+	wait, at := r.pacer.reserve(r.now())
+	if err := r.sleep(ctx, wait); err != nil {
+		r.pacer.giveBack(at)
 		return nil, fmt.Errorf("wait for the client's rate limit: %w", err)
 	}
 	release, err := r.RetryerV2.GetAttemptToken(ctx)

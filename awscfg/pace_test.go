@@ -71,10 +71,18 @@ func TestPacerRate(t *testing.T) {
 			answers(accepted(time.Second, 200, 5*time.Millisecond), throttled(2*time.Second)), 4 * time.Second, 180 + 2*18},
 		{"additive increase from the floor: at least 0.5 calls/s a second",
 			throttled(time.Second), 3 * time.Second, paceMinRate + 2*paceMinRate},
+		{"a storm outlasting the window: the floor, doubling every 500 ms toward the last reference",
+			answers(accepted(0, 100, 10*time.Millisecond), throttled(time.Second), throttled(2500*time.Millisecond)),
+			3500 * time.Millisecond, 4 * paceMinRate},
+		{"a throttle after an accepted answer sets a new reference",
+			answers(accepted(0, 100, 10*time.Millisecond), throttled(time.Second), throttled(2500*time.Millisecond),
+				accepted(3*time.Second, 10, 10*time.Millisecond), throttled(3100*time.Millisecond)),
+			4100 * time.Millisecond, 9 + 0.9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &pacer{}
-			require.Zero(t, p.reserve(t0), "the first attempt is never held")
+			wait, _ := p.reserve(t0)
+			require.Zero(t, wait, "the first attempt is never held")
 			for _, a := range tc.answers {
 				p.done(t0.Add(a.at), a.throttled)
 			}
@@ -102,8 +110,41 @@ func TestPacerReserve(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &pacer{first: t0, limited: tc.limited, base: 100, cutAt: t0}
 			for i, at := range tc.at {
-				assert.InDelta(t, tc.want[i], p.reserve(t0.Add(at)), float64(time.Microsecond), "attempt %d", i)
+				wait, _ := p.reserve(t0.Add(at))
+				assert.InDelta(t, tc.want[i], wait, float64(time.Microsecond), "attempt %d", i)
 			}
+		})
+	}
+}
+
+func TestPacerGiveBack(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	// Three attempts booked at t0, 10 ms and 20 ms (100 calls/s); some given back.
+	for _, tc := range []struct {
+		name     string
+		given    []time.Duration
+		wantWait time.Duration // of the next attempt at t0
+	}{
+		{"none given back", nil, ms(30)},
+		{"the latest frees its slot", []time.Duration{ms(20)}, ms(20)},
+		{"one before a booking still waited for stays a gap", []time.Duration{ms(10)}, ms(30)},
+		{"given back in any order: all free", []time.Duration{ms(10), ms(20)}, ms(10)},
+		{"an unbooked (zero) start changes nothing", []time.Duration{-1}, ms(30)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &pacer{first: t0, limited: true, base: 100, ref: 100, cutAt: t0}
+			for range 3 {
+				p.reserve(t0)
+			}
+			for _, at := range tc.given {
+				if at < 0 {
+					p.giveBack(time.Time{})
+					continue
+				}
+				p.giveBack(t0.Add(at))
+			}
+			wait, _ := p.reserve(t0)
+			assert.InDelta(t, tc.wantWait, wait, float64(time.Microsecond))
 		})
 	}
 }

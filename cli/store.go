@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -377,11 +378,27 @@ func (s *storeTarget) preflight(ctx context.Context, iamUser string) error {
 	return nil
 }
 
-// awsRemoveCommand is the aws-cli command that removes what loc holds.
+// awsRemoveCommand is the aws-cli command that removes what loc holds,
+// with only the actions the operator policy grants (sesmtp policy
+// operator): ssm:DeleteParameter, once a parameter, and not
+// delete-parameters, which is another IAM action (ssm:DeleteParameters).
+// A store written without the secret access key has no secret_access_key
+// parameter: it comes last, so that its ParameterNotFound (DeleteParameter,
+// SSM API reference) ends the chain after the others are gone.
 func awsRemoveCommand(loc store.Location) string {
 	if loc.Target.Kind == store.SecretsManager {
 		return fmt.Sprintf("aws secretsmanager delete-secret --secret-id %s --region %s --recovery-window-in-days %d",
 			loc.Target.Name, loc.Region, store.DefaultRecoveryWindowDays)
 	}
-	return fmt.Sprintf("aws ssm delete-parameters --names %s --region %s", strings.Join(loc.Target.ParameterNames(true), " "), loc.Region)
+	names := loc.Target.ParameterNames(false)
+	for _, name := range loc.Target.ParameterNames(true) {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	cmds := make([]string, len(names))
+	for i, name := range names {
+		cmds[i] = fmt.Sprintf("aws ssm delete-parameter --name %s --region %s", name, loc.Region)
+	}
+	return strings.Join(cmds, " && ")
 }

@@ -361,6 +361,9 @@ func TestStoreMove(t *testing.T) {
 	require.Equal(t, exitcode.OK, res.code, res.stderr)
 	res = storeCLI(t, e, "rotate", "--user", "mover", "--strategy", "key", "--region", matrixRegion, "--store", "secretsmanager:new/smtp")
 	require.Equal(t, exitcode.OK, res.code, res.stderr)
-	assert.Contains(t, res.stderr, "aws ssm delete-parameters --names /old/smtp/password /old/smtp/host /old/smtp/port /old/smtp/secret_access_key /old/smtp/username --region "+matrixRegion)
+	del := func(field string) string {
+		return "aws ssm delete-parameter --name /old/smtp/" + field + " --region " + matrixRegion
+	}
+	assert.Contains(t, res.stderr, strings.Join([]string{del("password"), del("host"), del("port"), del("username"), del("secret_access_key")}, " && "))
 	assertStoreHolds(t, srv, "secretsmanager:new/smtp", "mover")
 }
