@@ -94,3 +94,12 @@ func TestAwsRemoveCommandGranted(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreAdviceGranted: the way back sesmtp prints after deleting a
+// stored secret ('aws secretsmanager restore-secret') is one the printed
+// operator policy allows on sesmtp's secrets.
+func TestRestoreAdviceGranted(t *testing.T) {
+	operator := operatorPolicyForStores(t)
+	cmd := "aws secretsmanager restore-secret --secret-id smtp/x --region " + matrixRegion
+	assertCleanupGranted(t, operator, cmd, matrixRegion, "x")
+}

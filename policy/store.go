@@ -44,7 +44,12 @@ var (
 	secretCreate = []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"}
 	// secretWrites change or read an existing secret: only one sesmtp made.
 	secretWrites = []string{"secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
-		"secretsmanager:DeleteSecret", "secretsmanager:GetSecretValue"}
+		"secretsmanager:DeleteSecret", "secretsmanager:GetSecretValue",
+		// RestoreSecret undoes a DeleteSecret within its recovery window:
+		// sesmtp prints 'aws secretsmanager restore-secret' as the way back
+		// from delete --delete-stored, and a secret scheduled for deletion
+		// keeps its tags, so the same condition holds.
+		"secretsmanager:RestoreSecret"}
 	// parameterTags answers for parameters that do not exist yet too (the
 	// first delivery asks whether there is one): no tag condition. It
 	// reveals tags, never values.
