@@ -228,6 +228,7 @@ func createJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 	}
 	if rec.Completed(provision.FlowCreate, in.UserName) {
 		if err := checkSameRequest(rec, *in.Request(), target); err != nil {
+			j.KeepRecovered() // the dead run's own command still finishes
 			return err
 		}
 		return printAlreadyDelivered(io, rec, target, in.Verify != nil, format)

@@ -94,14 +94,18 @@ func runDelete(c *cli.Context, io stdio) error {
 		Confirm: ds.confirm(ask, stored), Warn: warnTo(io),
 	}
 	var removed *store.Deletion // the stored credentials, removed before the user
+	var storeDone bool          // the store step succeeded: a later failure leaves the user without them
 	if stored != nil && ds.remove {
 		in.BeforeRemove = func(ctx context.Context) error {
 			del, err := ds.removeFirst(ctx, c, io, stored, user, in.Force)
-			removed = &del
+			removed, storeDone = &del, err == nil
 			return err
 		}
 	}
 	res, err := provision.Delete(ctx, client, in)
+	if err != nil && storeDone && removed.Changed() {
+		return ds.storeRemovedThen(stored, res, *removed, in.Force, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -141,6 +141,38 @@ func (d deleteStored) removeFirst(ctx context.Context, c *cli.Context, io stdio,
 		"Finish the job with: %s", user, s.loc, err, user, s.loc, cmd)}
 }
 
+// storeRemovedThen is the error of a delete --delete-stored whose IAM
+// removal failed (err) after the stored credentials were removed: exit 4
+// whatever err says, since the store was changed (a secret scheduled for
+// deletion, parameters deleted for good), naming what went from the
+// store, what is left in IAM and the same command, which finishes both
+// (the user's tag still names the store; a removed store is no error).
+func (d deleteStored) storeRemovedThen(s *storeTarget, res provision.DeleteResult, del store.Deletion, anyUser bool, err error) error {
+	var gone []string
+	for _, it := range del.Items {
+		if it.Outcome != store.Untouched && it.Outcome != store.Unchanged {
+			gone = append(gone, fmt.Sprintf("%s %s (%s)", kindNoun(s.loc.Target), it.Name, it.Outcome))
+		}
+	}
+	left := fmt.Sprintf("IAM user %s and what it holds (its access keys still work, though no store names them any more)", res.UserName)
+	if len(res.Removed) > 0 {
+		left += fmt.Sprintf(", less what was removed: %s", strings.Join(res.Removed, ", "))
+	}
+	cmd := fmt.Sprintf("sesmtp delete --user %s --yes --delete-stored", res.UserName)
+	if !s.fromTag {
+		cmd += fmt.Sprintf(" --store %s --store-region %s", s.loc.Target, s.loc.Region)
+	}
+	if d.days != store.DefaultRecoveryWindowDays {
+		cmd += fmt.Sprintf(" --recovery-window-days %d", d.days)
+	}
+	if anyUser {
+		cmd += " " + provision.AnyUserFlag
+	}
+	return &exitcode.Error{Code: exitcode.LeftBehind, Err: fmt.Errorf("deleting IAM user %s failed after its stored credentials were removed from %s: "+
+		"%w. Removed from the store: %s. Left behind: %s. Finish the job, once the cause is fixed, with: %s", res.UserName, s.loc, err,
+		strings.Join(gone, ", "), left, cmd)}
+}
+
 // run removes what sesmtp stored for user in s once the user is gone
 // (--ignore-missing with --store, the command delete prints).
 func (d deleteStored) run(ctx context.Context, c *cli.Context, io stdio, s *storeTarget, user string) (store.Deletion, error) {

@@ -12,7 +12,10 @@ import (
 
 // delivery is where and how t delivers, as the journal records it.
 func (t fileTarget) delivery() provision.Delivery {
-	d := provision.Delivery{Store: t.storeLocation()}
+	d := provision.Delivery{Store: t.storeLocation(), SecretKey: t.opts.IncludeSecretKey}
+	if t.store != nil {
+		d.KMSKeyID = t.store.kms
+	}
 	if t.path != "" {
 		d.Format = string(t.format)
 	}
@@ -68,8 +71,8 @@ func rerunAdvice(rec journal.Recovery, asked provision.Request, target fileTarge
 			flagIf("--permissions-boundary", asked.PermissionsBoundary), deliveryFlags(asked, target))
 	case rec.Flow == provision.FlowRotateKey:
 		return rotateAdvice(rec, asked, target)
-	case sameDelivery(earlier, asked) && onlyPolicyDiffers(earlier, asked):
-		return fmt.Sprintf("aws iam put-user-policy --user-name %s --policy-name %s --policy-document '%s'", user, asked.PolicyName, asked.Policy)
+	case sameDelivery(earlier, asked) && sameUser(earlier, asked):
+		return grantAdvice(user, earlier, asked)
 	case sameDelivery(earlier, asked):
 		return deleteAdvice(user, target)
 	}
@@ -133,7 +136,10 @@ func deliveryFlags(asked provision.Request, target fileTarget) string {
 	if target.path != "" {
 		s += fmt.Sprintf(" --format %s --out %s --force", target.format, target.path)
 	}
-	return s + flagIf("--store", target.storeSpec())
+	if asked.SecretKey {
+		s += " --include-secret-key"
+	}
+	return s + flagIf("--store", target.storeSpec()) + flagIf("--kms-key-id", asked.KMSKeyID)
 }
 
 func flagIf(flag, value string) string {
@@ -148,9 +154,39 @@ func sameDelivery(a, b provision.Request) bool {
 	return slices.Equal(a.Regions, b.Regions) && a.FIPS == b.FIPS && a.Delivery == b.Delivery
 }
 
-// onlyPolicyDiffers reports whether a and b, which differ, differ in
-// their inline sender policy's document alone.
-func onlyPolicyDiffers(a, b provision.Request) bool {
+// sameUser reports whether a and b, which differ, differ only in what
+// can be changed on the delivered user in place: its inline sender
+// policy's document and its tags.
+func sameUser(a, b provision.Request) bool {
 	return a.Group == "" && b.Group == "" && a.PolicyName == b.PolicyName && a.Path == b.Path &&
 		a.PermissionsBoundary == b.PermissionsBoundary
+}
+
+// grantAdvice is the aws-cli commands that change the delivered user's
+// sender policy and tags to what asked asks.
+func grantAdvice(user string, earlier, asked provision.Request) string {
+	var cmds []string
+	if !earlier.SamePolicy(asked) {
+		cmds = append(cmds, fmt.Sprintf("aws iam put-user-policy --user-name %s --policy-name %s --policy-document '%s'", user, asked.PolicyName, asked.Policy))
+	}
+	var add, drop []string
+	for _, t := range asked.Tags {
+		if !slices.Contains(earlier.Tags, t) {
+			k, v, _ := strings.Cut(t, "=")
+			add = append(add, fmt.Sprintf("'Key=%s,Value=%s'", k, v)) // IAM's tag pattern has no quote or comma
+		}
+	}
+	for _, t := range earlier.Tags {
+		k, _, _ := strings.Cut(t, "=")
+		if !slices.ContainsFunc(asked.Tags, func(a string) bool { return strings.HasPrefix(a, k+"=") }) {
+			drop = append(drop, k)
+		}
+	}
+	if len(drop) > 0 {
+		cmds = append(cmds, fmt.Sprintf("aws iam untag-user --user-name %s --tag-keys %s", user, strings.Join(drop, " ")))
+	}
+	if len(add) > 0 {
+		cmds = append(cmds, fmt.Sprintf("aws iam tag-user --user-name %s --tags %s", user, strings.Join(add, " ")))
+	}
+	return strings.Join(cmds, " && ")
 }

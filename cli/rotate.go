@@ -169,6 +169,7 @@ func rotateJournaled(ctx context.Context, io stdio, client provision.IAMAPI, j *
 	}
 	if rec.Completed(flow, in.UserName) {
 		if err := checkSameRequest(rec, *in.Request(), target); err != nil {
+			j.KeepRecovered() // the dead run's own command still finishes
 			return err
 		}
 		reportDelivered(io, rec, target, in.Verify != nil)

@@ -114,6 +114,10 @@ type Journal struct {
 	// m is the run's marker; begun says it has been written.
 	m     Marker
 	begun bool
+	// deadDelivered says the marker is still a dead run's whose delivered
+	// work Recover found complete: it goes at Close (a run that writes its
+	// own marker replaces it first), unless KeepRecovered.
+	deadDelivered, keepDead bool
 	// mu serialises Notes (a run's grant and key calls run concurrently).
 	mu chan struct{}
 }
@@ -313,7 +317,10 @@ func (j *Journal) Close(err error) error {
 	}
 	j.step(StepClosing)
 	var rerr error
-	if j.begun && exitcode.Of(err) != exitcode.LeftBehind {
+	switch {
+	case j.begun && exitcode.Of(err) != exitcode.LeftBehind:
+		rerr = removeMarker(j.marker)
+	case !j.begun && j.deadDelivered && !j.keepDead:
 		rerr = removeMarker(j.marker)
 	}
 	if lerr := j.lock.release(); rerr == nil {
@@ -415,8 +422,22 @@ func (j *Journal) Recover(ctx context.Context, c provision.IAMAPI) (Recovery, er
 	if rec.Resume != nil {
 		return rec, nil // the marker stays until this run records its own progress
 	}
+	if rec.Delivered {
+		// Removed at Close: a run refused for asking something else
+		// (KeepRecovered) leaves it for the command that asks the same.
+		j.deadDelivered = true
+		return rec, nil
+	}
 	return rec, removeMarker(j.marker)
 }
+
+// KeepRecovered keeps the marker of the dead run whose delivered work
+// Recover found, when this run then refuses before it writes a marker of
+// its own (a rerun asking for something that run was not asked, exit 2
+// or 1): the same command as the dead run's, run next, still finds its
+// delivery and says "Nothing more to do", rather than finding its file
+// taken. A rerun recovers delivered work again without changing it.
+func (j *Journal) KeepRecovered() { j.keepDead = true }
 
 // Summary describes the recovery in one line, "" if there was nothing.
 func (r Recovery) Summary(target string) string {

@@ -119,7 +119,9 @@ type SenderOptions struct {
 }
 
 // Sender returns the policy an SES SMTP user needs: ses:SendRawEmail,
-// narrowed by opts. It is the policy the SES console attaches.
+// narrowed by opts. It is the policy the SES console attaches. Its lists
+// are in normal form (Normal): the same addresses and identities in
+// another order, or repeated, make the same document.
 func Sender(opts SenderOptions) (Document, error) {
 	st := Statement{Effect: "Allow", Action: Strings{SendAction}, Resource: Strings{"*"}}
 	if len(opts.IdentityARNs) > 0 {
@@ -129,7 +131,7 @@ func Sender(opts SenderOptions) (Document, error) {
 					"(arn:aws:ses:REGION:ACCOUNT:identity/example.com)", arn)
 			}
 		}
-		st.Resource = Strings(slices.Clone(opts.IdentityARNs))
+		st.Resource = normalSet(opts.IdentityARNs)
 	}
 	if len(opts.FromAddresses) > 0 {
 		for _, a := range opts.FromAddresses {
@@ -142,10 +144,62 @@ func Sender(opts SenderOptions) (Document, error) {
 			}
 		}
 		st.Condition = Condition{
-			"StringLike": {"ses:FromAddress": Strings(slices.Clone(opts.FromAddresses))},
+			"StringLike": {"ses:FromAddress": normalSet(opts.FromAddresses)},
 		}
 	}
 	return Document{Version: Version, Statement: []Statement{st}}, nil
+}
+
+// normalSet is values sorted, without repeats.
+func normalSet(values []string) Strings {
+	out := slices.Clone(values)
+	slices.Sort(out)
+	return Strings(slices.Compact(out))
+}
+
+// Normal returns d with every list IAM reads as a set sorted and without
+// repeats: a statement's actions and resources (either element of each
+// pair) and each condition key's values. IAM matches any one of a list's
+// values ("IAM JSON policy elements: Condition", "Creating a condition
+// with multiple keys or values": the values of one key are ORed), so
+// order and repeats change nothing it allows; two documents that say the
+// same in another order have the same Normal form. Statements keep
+// their order.
+func (d Document) Normal() Document {
+	out := Document{Version: d.Version, Statement: make([]Statement, len(d.Statement))}
+	for i, st := range d.Statement {
+		st.Action, st.NotAction = normalOrNil(st.Action), normalOrNil(st.NotAction)
+		st.Resource, st.NotResource = normalOrNil(st.Resource), normalOrNil(st.NotResource)
+		if st.Condition != nil {
+			cond := Condition{}
+			for op, keys := range st.Condition {
+				cond[op] = map[string]Strings{}
+				for k, v := range keys {
+					cond[op][k] = normalSet(v)
+				}
+			}
+			st.Condition = cond
+		}
+		out.Statement[i] = st
+	}
+	return out
+}
+
+func normalOrNil(values Strings) Strings {
+	if values == nil {
+		return nil
+	}
+	return normalSet(values)
+}
+
+// NormalJSON is the compact JSON of the Normal form of the policy
+// document doc; doc itself when it is not a policy document.
+func NormalJSON(doc string) string {
+	var d Document
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return doc
+	}
+	return d.Normal().JSON()
 }
 
 // isFromAddress reports whether a is an address or an address pattern

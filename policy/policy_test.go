@@ -23,7 +23,7 @@ func TestSender(t *testing.T) {
 			name: "from addresses",
 			opts: SenderOptions{FromAddresses: []string{"noreply@example.com", "*@mail.example.com"}},
 			want: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*",` +
-				`"Condition":{"StringLike":{"ses:FromAddress":["noreply@example.com","*@mail.example.com"]}}}]}`,
+				`"Condition":{"StringLike":{"ses:FromAddress":["*@mail.example.com","noreply@example.com"]}}}]}`,
 		},
 		{
 			name: "one from address",
@@ -70,4 +70,23 @@ func TestOperatorCoversConsoleFlow(t *testing.T) {
 	assert.Equal(t, CommandActions("list"), []string(Operator("list").Statement[0].Action))
 	assert.NotContains(t, []string(Operator("list").Statement[0].Action), "iam:CreateUser")
 	assert.Nil(t, CommandActions("derive"))
+}
+
+// TestSenderNormalForm: the same addresses and identities in another
+// order, or repeated, make the same document (IAM ORs a key's values).
+func TestSenderNormalForm(t *testing.T) {
+	a, err := Sender(SenderOptions{FromAddresses: []string{"b@example.com", "a@example.com", "b@example.com"},
+		IdentityARNs: []string{"arn:aws:ses:eu-west-1:123456789012:identity/b.com", "arn:aws:ses:eu-west-1:123456789012:identity/a.com"}})
+	require.NoError(t, err)
+	b, err := Sender(SenderOptions{FromAddresses: []string{"a@example.com", "b@example.com"},
+		IdentityARNs: []string{"arn:aws:ses:eu-west-1:123456789012:identity/a.com", "arn:aws:ses:eu-west-1:123456789012:identity/b.com"}})
+	require.NoError(t, err)
+	assert.Equal(t, b.JSON(), a.JSON())
+	assert.Equal(t, Strings{"a@example.com", "b@example.com"}, a.Statement[0].Condition["StringLike"]["ses:FromAddress"])
+	unsorted := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*",` +
+		`"Condition":{"StringLike":{"ses:FromAddress":["b@example.com","a@example.com"]}}}}`
+	c, err := Sender(SenderOptions{FromAddresses: []string{"a@example.com", "b@example.com"}})
+	require.NoError(t, err)
+	assert.Equal(t, c.JSON(), NormalJSON(unsorted))
+	assert.Equal(t, "not json", NormalJSON("not json"))
 }

@@ -160,8 +160,24 @@ func ownedBy(p Progress, created time.Time) ownership {
 		if id, ok := strings.CutPrefix(thing, "access key "); ok {
 			return id == p.KeyID || p.KeyID == "" && window.Contains(keyCreated)
 		}
-		return !known || slices.Contains(grant, thing)
+		return !known || slices.ContainsFunc(grant, func(g string) bool { return sameThing(g, thing) })
 	}
+}
+
+// sameThing reports whether a and b (named as the purger names them) are
+// the same thing on a user. A group's name is not distinguished by case
+// (CreateGroup API reference, GroupName: "IAM user, group, role, and
+// policy names must be unique within the account. Names are not
+// distinguished by case"): a request's --group Senders and the group
+// "senders" that ListGroupsForUser answers are one membership. An inline
+// policy's name is a user's own, not an account's: IAM documents no case
+// folding for it, so it is compared as it is.
+func sameThing(a, b string) bool {
+	const group = "membership of group "
+	if strings.HasPrefix(a, group) && strings.HasPrefix(b, group) {
+		return strings.EqualFold(a, b)
+	}
+	return a == b
 }
 
 // ownership says whether a thing on a user (named as the purger names it;

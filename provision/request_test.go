@@ -13,6 +13,10 @@ import (
 func TestRequestDifferences(t *testing.T) {
 	narrow, err := policy.Sender(policy.SenderOptions{FromAddresses: []string{"noreply@example.com"}})
 	require.NoError(t, err)
+	ab, err := policy.Sender(policy.SenderOptions{FromAddresses: []string{"a@example.com", "b@example.com"}})
+	require.NoError(t, err)
+	ba := policy.Document{Version: policy.Version, Statement: []policy.Statement{{Effect: "Allow", Action: policy.Strings{policy.SendAction},
+		Resource: policy.Strings{"*"}, Condition: policy.Condition{"StringLike": {"ses:FromAddress": {"b@example.com", "a@example.com", "b@example.com"}}}}}}
 	base := CreateInput{UserName: "u", Policy: policy.Document{Version: policy.Version, Statement: []policy.Statement{{Effect: "Allow",
 		Action: policy.Strings{policy.SendAction}, Resource: policy.Strings{"*"}}}}, Regions: []string{"eu-west-1"},
 		Delivery: Delivery{Format: "csv"}}
@@ -31,6 +35,11 @@ func TestRequestDifferences(t *testing.T) {
 		{"a store and another format", func(in *CreateInput) { in.Delivery = Delivery{Store: "secretsmanager:s (eu-west-1)", Format: "env"} },
 			[]string{"store", "file format"}},
 		{"a boundary", func(in *CreateInput) { in.PermissionsBoundary = "arn:aws:iam::123456789012:policy/b" }, []string{"permissions boundary"}},
+		{"the secret access key", func(in *CreateInput) { in.Delivery.SecretKey = true }, []string{"secret access key"}},
+		{"a store and a KMS key", func(in *CreateInput) {
+			in.Delivery = Delivery{Store: "secretsmanager:s (eu-west-1)", KMSKeyID: "alias/smtp", Format: "csv"}
+		}, []string{"store"}},
+		{"a tag", func(in *CreateInput) { in.Tags = []Tag{{Key: "team", Value: "payments"}} }, []string{"tags"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,6 +52,25 @@ func TestRequestDifferences(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the same addresses in another order, repeated, recorded so by an earlier sesmtp", func(t *testing.T) {
+		earlier, now := base, base
+		earlier.Policy, now.Policy = ba, ab
+		r := *earlier.Request()
+		r.Policy = ba.JSON() // as the earlier sesmtp recorded it, unsorted
+		assert.Empty(t, r.Differences(*now.Request()))
+	})
+	t.Run("another KMS key for the same store", func(t *testing.T) {
+		earlier, now := base, base
+		earlier.Delivery.Store, now.Delivery.Store = "ssm:/smtp/u/ (eu-west-1)", "ssm:/smtp/u/ (eu-west-1)"
+		now.Delivery.KMSKeyID = "alias/smtp"
+		assert.Equal(t, []string{"KMS key: the earlier run's the AWS managed key, this run asks alias/smtp"},
+			earlier.Request().Differences(*now.Request()))
+	})
+	t.Run("a group named in another case", func(t *testing.T) {
+		earlier, now := base, base
+		earlier.Group, now.Group = "Senders", "senders"
+		assert.Empty(t, earlier.Request().Differences(*now.Request()), "IAM does not distinguish group names by case")
+	})
 	rotate := RotateInput{Strategy: StrategyKey, Regions: []string{"eu-west-1"}}
 	now := rotate
 	now.RetireNow = true
@@ -69,7 +97,11 @@ func TestOwnedBy(t *testing.T) {
 	assert.False(t, own("access key AKIAANY", created.Add(time.Hour)), "after the window")
 	assert.False(t, own("access key AKIAANY", created.Add(-time.Hour)), "before the user")
 	assert.True(t, own(`membership of group "senders"`, time.Time{}))
+	assert.True(t, own(`membership of group "SENDERS"`, time.Time{}), "IAM lists the group's own spelling: the same group")
+	assert.False(t, own(`membership of group "senders2"`, time.Time{}))
 	assert.False(t, own(`inline policy "AmazonSesSendingAccess"`, time.Time{}), "a group run gives no inline policy")
+	assert.False(t, ownedBy(withKey, created)(`inline policy "amazonsessendingaccess"`, time.Time{}),
+		"inline policy names are the user's own: IAM documents no case folding for them")
 
 	legacy := ownedBy(Progress{}, created)
 	assert.True(t, legacy(`inline policy "anything"`, time.Time{}), "an earlier sesmtp's marker: any grant counts as the run's")
