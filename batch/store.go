@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/sesmtp/sesmtp/credfile"
 	"github.com/sesmtp/sesmtp/exitcode"
@@ -95,7 +96,7 @@ func (r *run) storedKey(ctx context.Context, user string) ([]string, bool, error
 		return nil, false, err
 	case !st.Exists:
 		return nil, false, nil
-	case !st.Managed || st.IAMUser != user:
+	case !st.Managed || !strings.EqualFold(st.IAMUser, user): // IAM user names are not distinguished by case
 		return nil, true, exitcode.UsageError(fmt.Errorf("%s exists and is not sesmtp's store of IAM user %s (tags %s=%t, %s=%q): "+
 			"sesmtp writes only what it wrote for the same user; choose another --store", s.Name(), user,
 			store.TagManagedBy, st.Managed, store.TagIAMUser, st.IAMUser))

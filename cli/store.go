@@ -368,7 +368,7 @@ func (s *storeTarget) preflight(ctx context.Context, iamUser string) error {
 	case !st.Managed:
 		return exitcode.UsageError(fmt.Errorf("%s exists and sesmtp did not write it (no %s=%s tag); sesmtp overwrites only what it wrote: "+
 			"choose another --store, or delete it yourself if it is stale. Nothing was changed", s.loc, store.TagManagedBy, store.ManagedByValue))
-	case st.IAMUser != iamUser:
+	case !strings.EqualFold(st.IAMUser, iamUser): // IAM user names are not distinguished by case (IAM API reference, CreateUser)
 		return exitcode.UsageError(fmt.Errorf("%s holds the credentials of IAM user %s (tag %s), not %s: choose another --store. Nothing was changed",
 			s.loc, st.IAMUser, store.TagIAMUser, iamUser))
 	case !st.DeletionDate.IsZero():

@@ -194,7 +194,7 @@ func ownerConflict(resource string, tags map[string]string, iamUser string) erro
 		return &ConflictError{Resource: resource, Kind: ErrNotManaged, Detail: "it has no " + TagManagedBy + "=" + ManagedByValue + " tag",
 			Hint: "sesmtp overwrites only what it wrote; choose another name, or delete it yourself if it is stale"}
 	}
-	if owner := tags[TagIAMUser]; owner != iamUser {
+	if owner := tags[TagIAMUser]; !strings.EqualFold(owner, iamUser) { // IAM user names are not distinguished by case (IAM API reference, CreateUser)
 		return &ConflictError{Resource: resource, Kind: ErrOtherUser, Detail: "tag " + TagIAMUser + "=" + owner,
 			Hint: fmt.Sprintf("sesmtp replaces stored credentials only on rotation of the same user; choose another name for %s", iamUser)}
 	}

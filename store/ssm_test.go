@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -240,4 +241,20 @@ func TestSSMPermissionsAndNoSecretInErrors(t *testing.T) {
 	_, err = s.Holds(ctx, key1)
 	require.ErrorAs(t, err, &apiErr)
 	assertNoSecret(t, err)
+}
+
+// TestSSMOwnerNameCase: IAM user names are not distinguished by case (IAM
+// API reference, CreateUser: "User names are not distinguished by case"),
+// so a parameter sesmtp wrote for Billing-Mailer is the store of
+// billing-mailer, and a rotation spelling the name otherwise may replace it.
+func TestSSMOwnerNameCase(t *testing.T) {
+	v := newEnv(t)
+	ctx := t.Context()
+	_, err := v.ssm.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/smtp/cased"), Value: aws.String("{}"),
+		Type: ssmtypes.ParameterTypeSecureString, Tags: []ssmtypes.Tag{{Key: aws.String("sesmtp:managed-by"), Value: aws.String("sesmtp")},
+			{Key: aws.String("sesmtp:iam-user"), Value: aws.String(strings.ToUpper(user))}}})
+	require.NoError(t, err)
+	s := v.store(t, "ssm:/smtp/cased", store.Options{})
+	_, err = s.Deliver(ctx, payload(t, key1, password1, false))
+	require.NoError(t, err, "the same IAM user, spelt in another case")
 }
