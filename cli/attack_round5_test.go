@@ -196,15 +196,15 @@ func TestAttack5RerunSamePolicyOtherOrder(t *testing.T) {
 	// attempted); the dead run's own command run next must still find its
 	// delivery ("Nothing more to do", exit 0), not a file that "exists".
 	t.Run("a refused rerun keeps the dead run's marker", func(t *testing.T) {
-		e := iamtest.Start(t)
+		e := iamtest.Start(t) // another user: an external endpoint keeps the outer test's "target"
 		out := filepath.Join(t.TempDir(), "a.csv")
-		killedCreate(t, e.URL, "target", out, journal.StepDelivered+"#1", "--from-address", "a@example.com")
-		res := sesmtpProcess(t, e.URL, "create", "--user", "target", "--region", matrixRegion, "--out", out, "--from-address", "b@example.com")
+		killedCreate(t, e.URL, "target-refused", out, journal.StepDelivered+"#1", "--from-address", "a@example.com")
+		res := sesmtpProcess(t, e.URL, "create", "--user", "target-refused", "--region", matrixRegion, "--out", out, "--from-address", "b@example.com")
 		require.Equal(t, exitcode.Usage, res.code, res.stderr)
 		require.Contains(t, res.stderr, "sender policy: the earlier run's")
 		_, err := os.Stat(journal.MarkerPath(out))
 		require.NoError(t, err, "the refused rerun keeps the dead run's marker")
-		res = sesmtpProcess(t, e.URL, "create", "--user", "target", "--region", matrixRegion, "--out", out, "--from-address", "a@example.com")
+		res = sesmtpProcess(t, e.URL, "create", "--user", "target-refused", "--region", matrixRegion, "--out", out, "--from-address", "a@example.com")
 		assert.Equal(t, exitcode.OK, res.code, res.stderr)
 		assert.Contains(t, res.stderr, "Nothing more to do")
 		_, err = os.Stat(journal.MarkerPath(out))
