@@ -83,6 +83,10 @@ func parseAgeFor(flag, s string) (time.Duration, error) {
 }
 
 func runList(c *cli.Context, io stdio) error {
+	if c.Args().Present() {
+		return exitcode.UsageError(fmt.Errorf("unexpected argument %q: list takes only flags (to see some users, --path-prefix "+
+			"narrows the listing to an IAM path, or filter --output json with jq)", c.Args().First()))
+	}
 	format, err := outputFormat(c)
 	if err != nil {
 		return err
@@ -107,13 +111,17 @@ func runList(c *cli.Context, io stdio) error {
 	ctx, cancel := withTimeout(c)
 	defer cancel()
 	now := io.now()
-	users, err := provision.List(ctx, client, provision.ListInput{
+	listing, err := provision.List(ctx, client, provision.ListInput{
 		AllUsers: c.Bool(flagAllUsers), PathPrefix: c.String(flagPathPrefix), Concurrency: c.Int(flagConcurrency), Now: now,
 		InUseWithin: inUse,
 	})
 	if err != nil {
 		return err
 	}
+	for _, name := range listing.Gone {
+		fmt.Fprintf(io.err, "note: IAM user %s was deleted while listing; it is not listed\n", name)
+	}
+	users := listing.Users
 	listed := len(users)
 	if c.IsSet(flagOlderThan) {
 		users = provision.KeysOlderThan(users, olderThan, now)

@@ -103,6 +103,9 @@ func runRetire(c *cli.Context, io stdio) error {
 	if refusal != nil {
 		return refusal
 	}
+	for _, name := range sum.Gone {
+		fmt.Fprintf(io.err, "note: IAM user %s was deleted during the run; nothing to retire there\n", name)
+	}
 	if err == nil || len(sum.Outcomes) > 0 && format == outputJSON {
 		if perr := printRetired(io, format, in, sum); perr != nil {
 			return perr

@@ -27,8 +27,8 @@ func BenchmarkListLatency(b *testing.B) {
 	timeList := func(concurrency int) time.Duration {
 		start := time.Now()
 		got, err := provision.List(b.Context(), c, provision.ListInput{Concurrency: concurrency})
-		if err != nil || len(got) != users {
-			b.Fatalf("list: %d users, %v", len(got), err)
+		if err != nil || len(got.Users) != users {
+			b.Fatalf("list: %d users, %v", len(got.Users), err)
 		}
 		return time.Since(start)
 	}

@@ -72,15 +72,28 @@ type ListedUser struct {
 	PendingRetirementError string      `json:"pending_retirement_error,omitempty"`
 }
 
+// Listing is what List found.
+type Listing struct {
+	// Users are the users listed, in ListUsers' order.
+	Users []ListedUser
+	// Gone are the users ListUsers named that were deleted before List
+	// could read them (NoSuchEntity): they are not listed.
+	Gone []string
+}
+
+// errUserGone: the user was deleted while List read it.
+var errUserGone = errors.New("user deleted while listing")
+
 // List pages through ListUsers and inspects each user (tags, inline policy
 // names, groups; keys and their last use for SMTP users) with bounded
 // concurrency. A user is an SMTP user if sesmtp tagged it, it holds the
 // console's inline policy AmazonSesSendingAccess, or it is in the console's
-// group AWSSESSendingGroupDoNotRename. The result keeps ListUsers' order.
-func List(ctx context.Context, c IAMAPI, in ListInput) ([]ListedUser, error) {
+// group AWSSESSendingGroupDoNotRename. The result keeps ListUsers' order. A
+// user deleted between ListUsers and its own calls is left out, in Gone.
+func List(ctx context.Context, c IAMAPI, in ListInput) (Listing, error) {
 	users, err := listAllUsers(ctx, c, in.PathPrefix)
 	if err != nil {
-		return nil, beforeChange(err)
+		return Listing{}, beforeChange(err)
 	}
 	if in.Now.IsZero() {
 		in.Now = time.Now()
@@ -88,6 +101,26 @@ func List(ctx context.Context, c IAMAPI, in ListInput) ([]ListedUser, error) {
 	if in.InUseWithin <= 0 {
 		in.InUseWithin = DefaultInUseWithin
 	}
+	out, errs, err := describeAll(ctx, c, users, in)
+	if err != nil {
+		return Listing{}, err
+	}
+	var listing Listing
+	for i, u := range out {
+		switch {
+		case errors.Is(errs[i], errUserGone):
+			listing.Gone = append(listing.Gone, u.UserName)
+		case u.SMTP || in.AllUsers:
+			listing.Users = append(listing.Users, u)
+		}
+	}
+	return listing, nil
+}
+
+// describeAll describes users, in.Concurrency at a time, stopping at the
+// first failure; a user deleted meanwhile is no failure (errUserGone in
+// its place of errs).
+func describeAll(ctx context.Context, c IAMAPI, users []types.User, in ListInput) ([]ListedUser, []error, error) {
 	workers := in.Concurrency
 	if workers <= 0 {
 		workers = DefaultListConcurrency
@@ -102,7 +135,7 @@ func List(ctx context.Context, c IAMAPI, in ListInput) ([]ListedUser, error) {
 		wg.Go(func() {
 			for i := range jobs {
 				out[i], errs[i] = describeUser(ctx, c, users[i], in)
-				if errs[i] != nil {
+				if errs[i] != nil && !errors.Is(errs[i], errUserGone) {
 					cancel()
 				}
 			}
@@ -117,20 +150,14 @@ func List(ctx context.Context, c IAMAPI, in ListInput) ([]ListedUser, error) {
 	close(jobs)
 	wg.Wait()
 	for _, err := range errs {
-		if err != nil {
-			return nil, beforeChange(err)
+		if err != nil && !errors.Is(err, errUserGone) {
+			return nil, nil, beforeChange(err)
 		}
 	}
 	if ctx.Err() != nil { // stopped before every user was read
-		return nil, fmt.Errorf("list: %s before every user was read", StopReason(context.Cause(ctx)))
+		return nil, nil, fmt.Errorf("list: %s before every user was read", StopReason(context.Cause(ctx)))
 	}
-	var listed []ListedUser
-	for _, u := range out {
-		if u.SMTP || in.AllUsers {
-			listed = append(listed, u)
-		}
-	}
-	return listed, nil
+	return out, errs, nil
 }
 
 func listAllUsers(ctx context.Context, c IAMAPI, prefix string) ([]types.User, error) {
@@ -151,13 +178,19 @@ func listAllUsers(ctx context.Context, c IAMAPI, prefix string) ([]types.User, e
 }
 
 // describeUser recognises an SMTP user with as few calls as it can, then
-// reads its keys.
+// reads its keys. A user IAM no longer knows (NoSuchEntity) is errUserGone.
 func describeUser(ctx context.Context, c IAMAPI, u types.User, in ListInput) (ListedUser, error) {
 	name := aws.ToString(u.UserName)
 	lu := ListedUser{UserName: name, Path: aws.ToString(u.Path), Created: aws.ToTime(u.CreateDate)}
+	switch {
+	case name == "":
+		return lu, missing("ListUsers", "Users.UserName")
+	case u.CreateDate == nil:
+		return lu, missing("ListUsers", fmt.Sprintf("Users.CreateDate (of user %q)", name))
+	}
 	reasons, tags, err := recognise(ctx, c, name)
 	if err != nil {
-		return lu, err
+		return lu, goneOr(err)
 	}
 	lu.Reasons, lu.SMTP = reasons, len(reasons) > 0
 	if !lu.SMTP && !in.AllUsers {
@@ -166,7 +199,7 @@ func describeUser(ctx context.Context, c IAMAPI, u types.User, in ListInput) (Li
 	records, recordsErr := retirementsIn(name, tags)
 	keys, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(name)})
 	if err != nil {
-		return lu, awsError("ListAccessKeys", fmt.Sprintf("of %q", name), err)
+		return lu, goneOr(awsError("ListAccessKeys", fmt.Sprintf("of %q", name), err))
 	}
 	held, heldErr := listedRetirement(name, records, keys.AccessKeyMetadata)
 	lu.PendingRetirement = held
@@ -175,20 +208,50 @@ func describeUser(ctx context.Context, c IAMAPI, u types.User, in ListInput) (Li
 		lu.PendingRetirementError = bad.Err.Error()
 	}
 	for _, k := range keys.AccessKeyMetadata {
-		lk := ListedKey{AccessKeyID: aws.ToString(k.AccessKeyId), Status: string(k.Status), Created: aws.ToTime(k.CreateDate)}
-		lk.AgeDays = int(in.Now.Sub(lk.Created).Hours() / 24)
-		used, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId})
+		lk, err := describeKey(ctx, c, name, k, in)
 		if err != nil {
-			return lu, awsError("GetAccessKeyLastUsed", lk.AccessKeyID, err)
-		}
-		if lu := used.AccessKeyLastUsed; lu != nil && lu.LastUsedDate != nil {
-			lk.LastUsed, lk.LastUsedService, lk.LastUsedRegion = lu.LastUsedDate, aws.ToString(lu.ServiceName), aws.ToString(lu.Region)
-			lk.InUse = in.Now.Sub(*lu.LastUsedDate) < in.InUseWithin
+			return lu, err
 		}
 		lk.Retiring = slices.ContainsFunc(records, func(r Retirement) bool { return r.AccessKeyID == lk.AccessKeyID })
 		lu.Keys = append(lu.Keys, lk)
 	}
 	return lu, nil
+}
+
+// goneOr is errUserGone for IAM's NoSuchEntity, else err.
+func goneOr(err error) error {
+	if isNoSuchEntity(err) {
+		return errUserGone
+	}
+	return err
+}
+
+// describeKey checks key k of user and reads its last use. Every field
+// list shows is required: an answer without one is an AnswerError.
+func describeKey(ctx context.Context, c IAMAPI, user string, k types.AccessKeyMetadata, in ListInput) (ListedKey, error) {
+	lk := ListedKey{AccessKeyID: aws.ToString(k.AccessKeyId), Status: string(k.Status), Created: aws.ToTime(k.CreateDate)}
+	switch {
+	case lk.AccessKeyID == "":
+		return lk, missing("ListAccessKeys", fmt.Sprintf("AccessKeyMetadata.AccessKeyId (of a key of user %q)", user))
+	case k.CreateDate == nil:
+		return lk, missing("ListAccessKeys", "AccessKeyMetadata.CreateDate (of access key "+lk.AccessKeyID+")")
+	case lk.Status == "":
+		return lk, missing("ListAccessKeys", "AccessKeyMetadata.Status (of access key "+lk.AccessKeyID+")")
+	}
+	lk.AgeDays = int(in.Now.Sub(lk.Created).Hours() / 24)
+	used, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId})
+	if err != nil {
+		return lk, awsError("GetAccessKeyLastUsed", lk.AccessKeyID, err)
+	}
+	lu := used.AccessKeyLastUsed
+	if lu == nil { // required: without it the key's use is unknown, not "never"
+		return lk, missing("GetAccessKeyLastUsed", "AccessKeyLastUsed")
+	}
+	if lu.LastUsedDate != nil {
+		lk.LastUsed, lk.LastUsedService, lk.LastUsedRegion = lu.LastUsedDate, aws.ToString(lu.ServiceName), aws.ToString(lu.Region)
+		lk.InUse = in.Now.Sub(*lu.LastUsedDate) < in.InUseWithin
+	}
+	return lk, nil
 }
 
 // recognise returns why name is an SMTP user, stopping at the first

@@ -134,6 +134,9 @@ func PlanRetire(ctx context.Context, c IAMAPI, user string, in RetireInput) (Ret
 		return plan, err
 	}
 	keys, now, err := listKeysAt(ctx, c, user, in.now())
+	if isNoSuchEntity(err) { // deleted since its tags were read
+		return plan, &NoSuchUserError{UserName: user, Command: "retire"}
+	}
 	if err != nil {
 		return plan, beforeChange(err)
 	}
@@ -269,7 +272,9 @@ func planDeactivate(ctx context.Context, c IAMAPI, plan RetirePlan, status types
 // GetAccessKeyLastUsed (IAM API reference) answers the date of the last
 // request made with the key and the service and region it named, with no
 // date ("N/A" service and region) for a key never used since IAM began
-// tracking (AccessKeyLastUsed data type). An SES SMTP login authenticates
+// tracking (AccessKeyLastUsed data type). An answer without
+// AccessKeyLastUsed (a required member) is an AnswerError: a key whose use
+// is unknown is never taken for unused. An SES SMTP login authenticates
 // with the key; docs/retire.md says what that means for --if-unused-for.
 func lastUse(ctx context.Context, c IAMAPI, id string) (*KeyUse, error) {
 	out, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(id)})
@@ -277,7 +282,10 @@ func lastUse(ctx context.Context, c IAMAPI, id string) (*KeyUse, error) {
 		return nil, awsError("GetAccessKeyLastUsed", id, err)
 	}
 	lu := out.AccessKeyLastUsed
-	if lu == nil || lu.LastUsedDate == nil {
+	if lu == nil { // a required member: without it the key's use is unknown, not "never"
+		return nil, missing("GetAccessKeyLastUsed", "AccessKeyLastUsed")
+	}
+	if lu.LastUsedDate == nil {
 		return nil, nil
 	}
 	return &KeyUse{When: *lu.LastUsedDate, Service: aws.ToString(lu.ServiceName), Region: aws.ToString(lu.Region)}, nil

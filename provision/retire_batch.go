@@ -53,6 +53,9 @@ type RetireOutcome struct {
 type RetireSummary struct {
 	DryRun   bool            `json:"dry_run"`
 	Outcomes []RetireOutcome `json:"retirements"`
+	// Gone are the users --all-pending listed that were deleted during
+	// the run (NoSuchEntity): nothing to retire, so left out.
+	Gone []string `json:"users_gone,omitempty"`
 }
 
 // Err returns the run's error: nil when every user's step was taken (or
@@ -86,7 +89,7 @@ func RetireMany(ctx context.Context, c IAMAPI, in RetireManyInput) (RetireSummar
 		sum.Outcomes[i] = RetireOutcome{RetirePlan: plan, err: err}
 	})
 	if in.AllPending {
-		sum.Outcomes = dropNothingPending(sum.Outcomes)
+		sum.Outcomes, sum.Gone = dropNothingPending(sum.Outcomes)
 	}
 	if err := refusals(sum.Outcomes, in.SkipInUse); err != nil {
 		return sum, err
@@ -98,6 +101,11 @@ func RetireMany(ctx context.Context, c IAMAPI, in RetireManyInput) (RetireSummar
 		return sum, exitcode.UsageError(errors.New("aborted: nothing was changed"))
 	}
 	each(len(sum.Outcomes), in.Concurrency, func(i int) { sum.Outcomes[i] = takeStep(ctx, c, sum.Outcomes[i], in.RetireInput) })
+	if in.AllPending {
+		var gone []string
+		sum.Outcomes, gone = dropGone(sum.Outcomes)
+		sum.Gone = append(sum.Gone, gone...)
+	}
 	return sum, nil
 }
 
@@ -117,14 +125,33 @@ func retireUsers(ctx context.Context, c IAMAPI, in RetireManyInput) ([]string, e
 	return users, nil
 }
 
-func dropNothingPending(outs []RetireOutcome) []RetireOutcome {
+// dropNothingPending keeps the outcomes of users with a retirement (or a
+// refusal); of the others, it returns the users deleted since they were
+// listed.
+func dropNothingPending(outs []RetireOutcome) ([]RetireOutcome, []string) {
+	outs, gone := dropGone(outs)
 	kept := outs[:0]
 	for _, o := range outs {
 		if o.err != nil || o.Step != RetireStepNone {
 			kept = append(kept, o)
 		}
 	}
-	return kept
+	return kept, gone
+}
+
+// dropGone leaves out, and returns, the users that no longer exist: read
+// (or re-read before their step) as NoSuchUserError, nothing changed.
+func dropGone(outs []RetireOutcome) ([]RetireOutcome, []string) {
+	var gone []string
+	kept := outs[:0]
+	for _, o := range outs {
+		if _, ok := o.err.(*NoSuchUserError); ok { // not one wrapped in a partial step's error
+			gone = append(gone, o.UserName)
+			continue
+		}
+		kept = append(kept, o)
+	}
+	return kept, gone
 }
 
 // refusals marks each outcome's plan and returns the refusals of the run:
