@@ -178,6 +178,11 @@ func (t smtpTarget) target(region, host string, port int) verify.Target {
 }
 
 func runVerify(c *cli.Context, io stdio) error {
+	if c.Args().Present() {
+		// Not quoted: a stray argument may be a password typed on the command line.
+		return exitcode.UsageError(fmt.Errorf("verify takes no arguments (%d given): the credentials come from --credentials, --store "+
+			"or SMTP_USERNAME and SMTP_PASSWORD, never the command line (see 'sesmtp verify --help')", c.Args().Len()))
+	}
 	format, err := outputFormat(c)
 	if err != nil {
 		return err
@@ -318,7 +323,8 @@ func permissionOf(perms []provision.PermissionResult, keyID string) *provision.P
 // warnEntry warns, before connecting, about what will make SES reject e.
 func warnEntry(io stdio, e credfile.Entry) {
 	if !verify.LooksLikeAccessKeyID(e.Username) {
-		fmt.Fprintf(io.err, "warning: the SMTP username %q does not look like an access key id (AKIA...); SES expects the access key id, not the IAM user name\n", e.Username)
+		// Never quoted: it may be the password, the two swapped.
+		fmt.Fprintf(io.err, "warning: the SMTP username %s does not look like an access key id (AKIA...); SES expects the access key id, not the IAM user name\n", verify.DescribeUsername(e.Username))
 	}
 	if p := verify.PasswordProblem(e.Password.Reveal()); p != "" {
 		fmt.Fprintf(io.err, "warning: the SMTP password looks mangled (%s); SES will reject it\n", p)

@@ -11,6 +11,7 @@ import (
 	"github.com/sesmtp/sesmtp/derive"
 	"github.com/sesmtp/sesmtp/exitcode"
 	"github.com/sesmtp/sesmtp/store"
+	"github.com/sesmtp/sesmtp/verify"
 )
 
 // verifyStoreFlags are verify's flags for reading the credentials from a store.
@@ -50,7 +51,7 @@ func storeEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(io.err, "read %s (%s): access key %s, for %s:%d\n", t, region, st.Username, st.Host, st.Port)
+	fmt.Fprintf(io.err, "read %s (%s): access key %s, for %s:%d\n", t, region, verify.DescribeUsername(st.Username), st.Host, st.Port)
 	return []credfile.Entry{{IAMUser: st.IAMUser, Username: st.Username, Password: st.Password, Region: st.Region, Host: st.Host, Port: st.Port}}, nil
 }
 

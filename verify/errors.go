@@ -73,7 +73,7 @@ func unwrapOp(err error) error {
 func replyError(in Input, err error, stage string) error {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) && se.Code >= 400 && se.Code < 500 {
-		return &TemporaryError{Target: in.Target.String(), Code: se.Code, Message: se.Message, Stage: stage, WaitFlag: in.waitFlag()}
+		return &TemporaryError{Target: in.Target.String(), Code: se.Code, Message: in.redact(se.Message), Stage: stage, WaitFlag: in.waitFlag()}
 	}
 	return nil
 }
@@ -125,7 +125,7 @@ func startTLSError(in Input, err error) error {
 	case replyError(in, err, "EHLO/STARTTLS") != nil:
 		return replyError(in, err, "EHLO/STARTTLS")
 	case errors.As(err, &se):
-		return fmt.Errorf("%s answered %d %s during EHLO/STARTTLS", t, se.Code, se.Message)
+		return fmt.Errorf("%s answered %d %s during EHLO/STARTTLS", t, se.Code, in.redact(se.Message))
 	case strings.Contains(err.Error(), "STARTTLS"):
 		// go-smtp's only signal for a server without STARTTLS is a plain
 		// errors.New, and its client cannot upgrade a connection it did not
@@ -146,20 +146,20 @@ func authError(in Input, err error) error {
 	}
 	switch {
 	case se.Code == 535 && strings.Contains(se.Message, "Signature Version 2"):
-		return &RejectedError{Target: in.Target.String(), Code: se.Code, Message: se.Message, Final: true, Causes: []string{
+		return &RejectedError{Target: in.Target.String(), Code: se.Code, Message: in.redact(se.Message), Final: true, Causes: []string{
 			"The password is a legacy version 2 SMTP password, which SES has refused since March 2021; waiting does not help. " +
 				"Derive a version 4 password for this region from the same secret (sesmtp derive), or make new credentials (sesmtp rotate)."}}
 	case se.Code == 535 && strings.Contains(se.Message, "not subscribed"):
-		return &RejectedError{Target: in.Target.String(), Code: se.Code, Message: se.Message, Final: true, Causes: []string{
+		return &RejectedError{Target: in.Target.String(), Code: se.Code, Message: in.redact(se.Message), Final: true, Causes: []string{
 			"The credentials are valid, but the AWS account that owns them has not signed up for SES (or SES was suspended there); " +
 				"waiting does not help. Open SES in this account and region in the console, or use credentials from the account that sends."}}
 	case se.Code == 535:
-		return &RejectedError{Target: in.Target.String(), Code: se.Code, Message: se.Message, Causes: causes(in)}
+		return &RejectedError{Target: in.Target.String(), Code: se.Code, Message: in.redact(se.Message), Causes: causes(in)}
 	case se.Code == 530:
 		return fmt.Errorf("%s answered 530 %s: the connection was not encrypted when it expected it to be; "+
-			"use --tls starttls on 587/25/2587 and --tls implicit on 465/2465", in.Target, se.Message)
+			"use --tls starttls on 587/25/2587 and --tls implicit on 465/2465", in.Target, in.redact(se.Message))
 	}
-	return fmt.Errorf("%s refused AUTH: %d %s", in.Target, se.Code, se.Message)
+	return fmt.Errorf("%s refused AUTH: %d %s", in.Target, se.Code, in.redact(se.Message))
 }
 
 // causes lists why SES answers 535, most likely first, and marks what

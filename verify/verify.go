@@ -98,9 +98,11 @@ type Input struct {
 
 // Result describes accepted credentials.
 type Result struct {
-	Target    string `json:"endpoint"`
-	Region    string `json:"region,omitempty"`
-	Username  string `json:"username"`
+	Target string `json:"endpoint"`
+	Region string `json:"region,omitempty"`
+	// Username is the access key id; empty (and left out) when the
+	// username is not one, as it may then be a password.
+	Username  string `json:"username,omitempty"`
 	Mechanism string `json:"mechanism"`
 	TLS       string `json:"tls"`
 	Attempts  int    `json:"attempts"`
@@ -145,6 +147,9 @@ func Check(ctx context.Context, in Input) (Result, error) {
 	deadline := time.Now().Add(in.Wait)
 	for attempt := 1; ; attempt++ {
 		res, err := attemptAuth(ctx, in)
+		// Server text reaches errors through many paths (replies, and
+		// protocol errors quoting a malformed line): one last sweep.
+		err = in.redactErr(err)
 		res.Attempts = attempt
 		why := retryable(err)
 		left := time.Until(deadline)
@@ -180,7 +185,10 @@ func retryable(err error) string {
 
 // attemptAuth connects, secures the connection, authenticates and quits.
 func attemptAuth(ctx context.Context, in Input) (Result, error) {
-	res := Result{Target: in.Target.String(), Region: in.Region, Username: in.Username}
+	res := Result{Target: in.Target.String(), Region: in.Region}
+	if !UsernameLooksSecret(in.Username) {
+		res.Username = in.Username
+	}
 	ctx, cancel := context.WithTimeout(ctx, in.Timeout)
 	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", in.Target.String())

@@ -123,7 +123,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	return srv.Close()
 }
 
-// writeFiles writes --url-file and --addr-file, for scripts.
+// writeFiles writes --url-file and --addr-file, for scripts, once the
+// server listens (atomically: a script polling for them reads all or none).
 func writeFiles(c config, addr string) error {
 	scheme := "smtp"
 	if c.tls == "implicit" {
@@ -133,7 +134,7 @@ func writeFiles(c config, addr string) error {
 		if path == "" {
 			continue
 		}
-		if err := os.WriteFile(path, []byte(content+"\n"), 0o644); err != nil {
+		if err := smtptest.WriteFileAtomic(path, []byte(content+"\n"), 0o644); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/sesmtp/sesmtp/verify"
 )
 
 // logListener wraps each accepted connection so that its close writes
@@ -76,7 +78,8 @@ func (i *connInfo) auth(mech, username string, err error) {
 	defer i.mu.Unlock()
 	who := ""
 	if username != "" {
-		who = " " + username
+		// Not an access key id: maybe a password given as the username.
+		who = " " + verify.DescribeUsername(username)
 	}
 	i.answers = append(i.answers, fmt.Sprintf("AUTH %s%s: %s", mech, who, describe(err)))
 }

@@ -89,7 +89,7 @@ type Server struct {
 // Start starts a server; Close stops it.
 func Start(opts Options) (*Server, error) {
 	s := &Server{opts: opts, CAFile: opts.CAFile, done: make(chan struct{})}
-	tlsConfig, err := s.makeCA()
+	tlsConfig, caDER, err := s.makeCA()
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +104,14 @@ func Start(opts Options) (*Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
+	// Listen before writing the CA file: on a port in use, the running
+	// server's CA file is left as it is.
 	tcp, err := net.Listen("tcp", addr)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.writeCA(caDER); err != nil {
+		_ = tcp.Close()
 		return nil, err
 	}
 	s.ln = &logListener{Listener: tcp, log: opts.Log}
