@@ -144,21 +144,6 @@ func TestAttack6StrayArgumentsRefusedList(t *testing.T) {
 	}
 }
 
-// TestAttack6StrayArgumentsRefused: every other command refuses a
-// positional argument (exit 2, nothing attempted); verify ignores it.
-// (list: TestAttack6StrayArgumentsRefusedList.)
-func TestAttack6StrayArgumentsRefused(t *testing.T) {
-	t.Skip("BREAK: verify silently ignores positional arguments (exit 0) where every other command exits 2")
-	iamtest.Isolate(t)
-	good := derive.PasswordV4(exampleSecret, "eu-west-1")
-	smtpSrv := smtptest.NewServer(t, smtptest.Options{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", Password: good})
-	t.Setenv("SMTP_USERNAME", "AKIAIOSFODNN7EXAMPLE")
-	t.Setenv("SMTP_PASSWORD", good)
-	res := runCLI(t, "", "verify", "--endpoint", smtpSrv.Addr, "--ca-file", smtpSrv.CAFile, "--region", "eu-west-1", "stray")
-	assert.Equal(t, exitcode.Usage, res.code, "verify with a stray argument\nstdout: %s\nstderr: %s", res.stdout, res.stderr)
-	assert.Zero(t, smtpSrv.Attempts(), "nothing attempted")
-}
-
 // TestAttack6StrayArgumentsRefusedVerify: verify refuses a positional
 // argument (exit 2) before it connects, as every other command does,
 // without quoting it (it may be a password typed as an argument).
