@@ -145,7 +145,7 @@ func renderConsoleCSV(w io.Writer, creds Credentials, opts Options) error {
 		return fmt.Errorf("--format console-csv has no place for the secret access key (the console's file has three columns)")
 	}
 	_, err := fmt.Fprintf(w, "%s\n\"%s\",%s,%s\n", strings.Join(CSVHeader[:3], ","),
-		strings.ReplaceAll(creds.UserName, `"`, `""`), creds.AccessKeyID, creds.Passwords[0].Password.Reveal())
+		strings.ReplaceAll(SafeCell(creds.UserName), `"`, `""`), creds.AccessKeyID, creds.Passwords[0].Password.Reveal())
 	return err
 }
 

@@ -3,7 +3,9 @@ package credfile
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,7 +80,10 @@ var k8sInvalid = regexp.MustCompile(`[^a-z0-9.-]`)
 // DNS-1123 subdomain (lower-case letters, digits, '-' and '.', each
 // dot-separated label starting and ending with a letter or digit, at most
 // 253 characters), as Kubernetes requires of Secret names. IAM's other
-// characters (_ + = , @) become '-'.
+// characters (_ + = , @) become '-'. A name changed by more than case (IAM
+// names are unique regardless of case) gets "-" and six hex digits of the
+// SHA-256 of the exact IAM name, so two users (app_mailer, app-mailer)
+// never share one Secret that a later kubectl apply would overwrite.
 func K8sSecretName(iamUser string) string {
 	var labels []string
 	for _, l := range strings.Split(k8sInvalid.ReplaceAllString(strings.ToLower(iamUser), "-"), ".") {
@@ -90,10 +95,15 @@ func K8sSecretName(iamUser string) string {
 	if name == "" {
 		name = "ses-smtp-credentials"
 	}
-	if len(name) > MaxK8sNameLen {
-		name = strings.TrimRight(name[:MaxK8sNameLen], ".-")
+	if name == strings.ToLower(iamUser) && len(name) <= MaxK8sNameLen {
+		return name
 	}
-	return name
+	sum := sha256.Sum256([]byte(iamUser))
+	suffix := "-" + hex.EncodeToString(sum[:3])
+	if len(name) > MaxK8sNameLen-len(suffix) {
+		name = strings.TrimRight(name[:MaxK8sNameLen-len(suffix)], ".-")
+	}
+	return name + suffix
 }
 
 // isK8sSecret reports whether text looks like a Secret manifest.

@@ -2,6 +2,9 @@ package credfile
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -35,7 +38,7 @@ func TestK8sSecretOneRegionGolden(t *testing.T) {
 apiVersion: v1
 kind: Secret
 metadata:
-  name: billing-mailer-example.com
+  name: billing-mailer-example.com-1d803a
   labels: {app.kubernetes.io/managed-by: sesmtp}
 type: Opaque
 stringData:
@@ -51,17 +54,30 @@ stringData:
 
 var dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
+func TestK8sSecretNameLong(t *testing.T) {
+	got := K8sSecretName(strings.Repeat("a.", 130))
+	assert.Regexp(t, dns1123Subdomain, got)
+	assert.LessOrEqual(t, len(got), MaxK8sNameLen)
+	assert.NotEqual(t, got, K8sSecretName(strings.Repeat("a.", 131)), "truncated names still differ by their hash")
+}
+
 func TestK8sSecretName(t *testing.T) {
+	// A name changed by more than case carries a hash of the exact IAM name
+	// (sha256, six hex digits), so distinct users never share one Secret.
 	for in, want := range map[string]string{
 		"ses-smtp-user.20261128-120000": "ses-smtp-user.20261128-120000",
-		"Billing_Mailer":                "billing-mailer",
-		"a+b=c,d@e":                     "a-b-c-d-e",
-		"a..b":                          "a.b",
-		"-x-.-y_":                       "x.y",
-		"@@":                            "ses-smtp-credentials",
-		".":                             "ses-smtp-credentials",
-		strings.Repeat("a.", 130):       strings.TrimSuffix(strings.Repeat("a.", 126), ".") + ".a",
+		"Billing-Mailer":                "billing-mailer",
+		"Billing_Mailer":                "billing-mailer%s",
+		"a+b=c,d@e":                     "a-b-c-d-e%s",
+		"a..b":                          "a.b%s",
+		"-x-.-y_":                       "x.y%s",
+		"@@":                            "ses-smtp-credentials%s",
+		".":                             "ses-smtp-credentials%s",
 	} {
+		if strings.Contains(want, "%s") {
+			sum := sha256.Sum256([]byte(in))
+			want = fmt.Sprintf(want, "-"+hex.EncodeToString(sum[:3]))
+		}
 		got := K8sSecretName(in)
 		assert.Equal(t, want, got, in)
 		assert.Regexp(t, dns1123Subdomain, got)
