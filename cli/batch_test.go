@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,4 +214,28 @@ func TestBatchDryRun(t *testing.T) {
 	assert.Contains(t, res.stdout, "iam:PutUserPolicy UserName=c PolicyName=AmazonSesSendingAccess")
 	assertCalls(t, e, "", 0)
 	assert.NoDirExists(t, dir)
+}
+
+// TestAssumeRoleExitCodes: STS refusing --role-arn (trust policy,
+// --external-id) is bad input, exit 2; STS not answering at all is a
+// failure, exit 1. Neither calls IAM.
+func TestAssumeRoleExitCodes(t *testing.T) {
+	const role = "arn:aws:iam::210987654321:role/mail-admin"
+	e := iamtest.Start(t, iamtest.WithRole(iamtest.Role{ARN: role, ExternalID: "ext-1"}))
+	srv := e.Local(t)
+
+	t.Setenv("AWS_ENDPOINT_URL_STS", e.URL)
+	res := runCLI(t, "", "list", "--endpoint-url", e.URL, "--role-arn", role, "--external-id", "wrong")
+	assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "trust policy")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	t.Setenv("AWS_ENDPOINT_URL_STS", closed)
+	res = runCLI(t, "", "list", "--endpoint-url", e.URL, "--role-arn", role, "--external-id", "ext-1", "--max-backoff", "5ms")
+	assert.Equal(t, exitcode.Failed, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "STS did not answer")
+	assert.Zero(t, srv.CallCount("ListUsers"), "no IAM call without credentials")
 }

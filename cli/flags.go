@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
 	"github.com/urfave/cli/v2"
 
 	"github.com/sesmtp/sesmtp/awscfg"
@@ -227,11 +228,24 @@ func iamClient(ctx context.Context, opts awscfg.Options) (*iam.Client, error) {
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		if opts.RoleARN != "" {
-			return nil, exitcode.UsageError(fmt.Errorf("cannot assume role %s (sts:AssumeRole): %w; check the role's trust policy and --external-id", opts.RoleARN, err))
+			return nil, assumeRoleError(opts.RoleARN, err)
 		}
 		return nil, exitcode.UsageError(fmt.Errorf("%s (%w)", noCredentialsHint, err))
 	}
 	return awscfg.IAM(cfg, opts), nil
+}
+
+// assumeRoleError says why --role-arn could not be assumed: STS's refusal
+// (the trust policy, --external-id, a role that does not exist) is bad
+// input, exit 2; no answer at all (network, timeout) is a failure, exit 1.
+// Neither changed anything.
+func assumeRoleError(role string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return exitcode.UsageError(fmt.Errorf("cannot assume role %s (sts:AssumeRole): %w; check the role's trust policy and --external-id", role, err))
+	}
+	return &exitcode.Error{Code: exitcode.Failed, Err: fmt.Errorf("cannot assume role %s: STS did not answer (%w); nothing was changed: "+
+		"check the network or AWS_ENDPOINT_URL_STS, then run the command again", role, err)}
 }
 
 const noCredentialsHint = "no usable AWS credentials: set AWS_PROFILE or --profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
