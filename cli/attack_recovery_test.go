@@ -634,11 +634,14 @@ func TestAttackRetireTagNamesTheNewKey(t *testing.T) {
 	res := runCLIAt(t, fixedNow, false, "", retireArgs(e, "--user", "target")...)
 	t.Logf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	got, _ := srv.User("target")
+	found := false
 	for _, k := range got.AccessKeys {
 		if k.ID == newKey {
+			found = true
 			assert.Equal(t, "Active", k.Status, "retire deactivated the new key %s", newKey)
 		}
 	}
+	assert.True(t, found, "retire deleted the new key %s", newKey)
 	assert.Equal(t, exitcode.Usage, res.code, "a record naming the user's newest key (created after the record's time) is refused")
 }
 
