@@ -1,10 +1,9 @@
 package cli
 
 // Round 3 of the adversarial review of crash recovery, concurrency and
-// two-phase rotation (issues 14 and 15). Each test is a break found on
-// main: it asserts the promise, so it fails on main; it is skipped at its
-// top with "BREAK: ..." so that the suite stays green until it is fixed
-// (remove the t.Skip line to see it fail).
+// two-phase rotation (issues 14 and 15). Each test began as a break found
+// on main and asserts the promise that break violated; all are fixed and
+// none is skipped.
 //
 //	go test ./cli -run 'TestAttack3' -v
 

@@ -2,10 +2,9 @@ package cli
 
 // Round 5 of the adversarial review, of the fixes of round 3 and 4:
 // recovery ownership, recorded requests, delete --delete-stored, journal
-// names, batch senders, the store's tag conditions. Each test is a break
-// found on main: it asserts the promise, so it fails on main; it is
-// skipped at its top with "BREAK: ..." so that the suite stays green
-// until it is fixed (remove the t.Skip line to see it fail).
+// names, batch senders, the store's tag conditions. Each test began as a
+// break found on main and asserts the promise it violated; all are fixed
+// and none is skipped.
 //
 //	go test ./cli -run 'TestAttack5' -v
 
@@ -28,12 +27,11 @@ import (
 // TestAttack5RerunWithUnrecordedOptionExits0: the marker records a
 // create's request (policy, group, path, boundary, regions, FIPS, store,
 // format) so that a rerun after a delivered kill that asks for something
-// else is refused. It does not record --include-secret-key, and a create
-// killed after delivering a file without the secret access key is rerun
-// with --include-secret-key (the app needs it for the SES API): "Nothing
-// more to do", exit 0, and the file has no secret access key. The other
-// way round, a file holding a secret the rerun did not ask to write,
-// exit 0 too. (--kms-key-id and --tag are not recorded either.)
+// else is refused. It did not record --include-secret-key: a create killed
+// after delivering a file without the secret access key, rerun with
+// --include-secret-key, said "Nothing more to do", exit 0 (and the other
+// way round too). Now such a rerun leaves the file as it is, exits 2 and
+// says what gets what it asks.
 func TestAttack5RerunWithUnrecordedOptionExits0(t *testing.T) {
 	for _, tt := range []struct {
 		name          string
@@ -67,11 +65,9 @@ func TestAttack5RerunWithUnrecordedOptionExits0(t *testing.T) {
 // stored credentials first, then the user. If IAM then refuses or fails
 // the first removal (AccessDenied on DeleteAccessKey: an SCP, a
 // permissions boundary; or ServiceFailure on every retry), provision.Delete
-// reports "nothing changed" (exit 2 for AccessDenied, 1 otherwise) and the
-// message says nothing of the store: the secret is scheduled for deletion
-// (SSM parameters are gone for good), the user keeps a working key that no
-// store names. Exit 1/2 say nothing was changed; it was: exit 4, naming
-// what remains (the user) and the command that finishes.
+// reported "nothing changed" (exit 2 for AccessDenied, 1 otherwise) though
+// the secret was already scheduled for deletion. Now: exit 4, naming the
+// store and what remains (the user), and the same command finishes.
 func TestAttack5DeleteStoredThenIAMFails(t *testing.T) {
 	for _, code := range []string{"AccessDenied", "ServiceFailure"} {
 		t.Run(code, func(t *testing.T) {
@@ -101,12 +97,11 @@ func TestAttack5DeleteStoredThenIAMFails(t *testing.T) {
 // "Senders"; ListGroupsForUser answers the group's own spelling). A create
 // --group Senders, joining the existing sending group "senders", is
 // killed after AddUserToGroup took effect, before CreateAccessKey; the
-// same command run again: the recovery compares the membership IAM lists
+// same command run again: the recovery compared the membership IAM lists
 // (group "senders") with the recorded request (group "Senders") byte for
-// byte, takes the run's own membership for someone else's, leaves the
-// dead run's user ("not that run's work (another run's, or made by
-// hand)") and the rerun exits 1: the user exists. The same command never
-// completes; the dead run's keyless user stays.
+// byte, took the run's own membership for someone else's and left the
+// dead run's keyless user (exit 1). Now the rerun finishes (exit 0) and
+// the user holds only the key its file names.
 func TestAttack5RecoveryGroupNameCase(t *testing.T) {
 	e := iamtest.Start(t)
 	srv := e.Local(t)
@@ -178,10 +173,9 @@ func TestAttack5StoreMoveCleanupNotGranted(t *testing.T) {
 // is rerun with the same --from-address values in another order (a script
 // that builds its flags from a set, or an operator retyping them). The
 // condition is StringLike over a set of values: the same policy. The
-// recorded request compares the documents' JSON byte for byte, so the
-// rerun is refused (exit 2, "sender policy: the earlier run's ..., this
-// run asks ...") and tells the operator to put-user-policy what the user
-// already has: a false refusal of a request that was carried out.
+// recorded request was compared byte for byte, so the rerun was refused
+// (exit 2): a false refusal. Now it says "Nothing more to do", exit 0;
+// a rerun with other addresses is still refused (exit 2).
 func TestAttack5RerunSamePolicyOtherOrder(t *testing.T) {
 	e := iamtest.Start(t)
 	out := filepath.Join(t.TempDir(), "a.csv")

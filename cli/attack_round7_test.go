@@ -17,11 +17,10 @@ import (
 
 // TestAttack7ConsoleCSVFormulaInjection: IAM user names may start with
 // = + - @ (IAM API reference, CreateUser: [\w+=,.@-]+), and the csv format
-// escapes such cells (credfile.SafeCell, OWASP "CSV Injection"), but
-// console-csv writes the user name raw: a spreadsheet opening the file runs
-// "=1+2" (quoting a CSV cell does not stop Excel or LibreOffice evaluating
-// it). The reader already undoes SafeCell on every cell, so escaping keeps
-// verify --credentials working.
+// escapes such cells (credfile.SafeCell, OWASP "CSV Injection"); console-csv
+// wrote the user name raw, so a spreadsheet opening the file ran "=1+2".
+// The test asserts no console-csv cell starts a formula. The reader undoes
+// SafeCell on every cell, so escaping keeps verify --credentials working.
 func TestAttack7ConsoleCSVFormulaInjection(t *testing.T) {
 	for _, user := range []string{"=1+2", "+cmd", "-2+3", "@SUM"} {
 		t.Run(user, func(t *testing.T) {
@@ -44,12 +43,12 @@ func TestAttack7ConsoleCSVFormulaInjection(t *testing.T) {
 
 // TestAttack7K8sSecretNameCollision: two distinct IAM users (IAM names are
 // unique only case-insensitively, so app_mailer and app-mailer coexist)
-// get the same Kubernetes Secret metadata.name: `kubectl apply -f` of the
-// second file silently replaces the first user's Secret, so app_mailer's
-// workload then sends with app-mailer's key (and breaks when app-mailer is
-// rotated or deleted), and app_mailer's own password, whose only copy was
-// that file, is gone from the cluster. Same for users made only of _+=,@
-// characters, which all become "ses-smtp-credentials".
+// got the same Kubernetes Secret metadata.name; the test asserts they now
+// differ. Before, `kubectl apply -f` of the second file silently replaced
+// the first user's Secret: app_mailer's workload sent with app-mailer's
+// key, and app_mailer's own password, whose only copy was that file, was
+// gone from the cluster. Same for users made only of _+=,@ characters,
+// which all became "ses-smtp-credentials".
 func TestAttack7K8sSecretNameCollision(t *testing.T) {
 	nameRE := regexp.MustCompile(`(?m)^  name: "([^"]*)"$`)
 	for _, pair := range [][2]string{{"app_mailer", "app-mailer"}, {"a@b", "a=b"}, {"__", "@@"}} {
