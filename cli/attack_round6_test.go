@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -222,6 +223,15 @@ func TestAttack6RetireAllPendingUserDeletedDuringRun(t *testing.T) {
 	assert.Equal(t, "Inactive", string(u.AccessKeys[0].Status), "stays1's old key was deactivated")
 	assert.Contains(t, res.stderr, "gone2 was deleted during the run")
 	assert.NotContains(t, res.stdout, "gone2")
+
+	// --output json lists it under users_gone (docs/retire.md).
+	res = runCLI(t, "", "retire", "--endpoint-url", e.URL, "--max-backoff", "5ms", "--all-pending", "--path-prefix", "/", "--dry-run", "--output", "json")
+	require.Equal(t, 0, res.code, "stdout: %s\nstderr: %s", res.stdout, res.stderr)
+	var out struct {
+		Gone []string `json:"users_gone"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &out), res.stdout)
+	assert.Equal(t, []string{"gone2"}, out.Gone)
 
 	// Only --all-pending forgives a user that is gone: one named is an error.
 	res = runCLI(t, "", "retire", "--endpoint-url", e.URL, "--max-backoff", "5ms", "--user", "gone2", "--yes")
