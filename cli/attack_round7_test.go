@@ -64,7 +64,7 @@ func TestAttack7K8sSecretNameCollision(t *testing.T) {
 				b, err := os.ReadFile(out)
 				require.NoError(t, err)
 				m := nameRE.FindStringSubmatch(string(b))
-				require.NotNil(t, m, "no metadata.name in %s", b)
+				require.NotNil(t, m, "no metadata.name in the k8s-secret file (its content holds the password: not printed)")
 				names = append(names, m[1])
 			}
 			assert.NotEqual(t, names[0], names[1], "IAM users %q and %q get one Kubernetes Secret name", pair[0], pair[1])
