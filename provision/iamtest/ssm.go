@@ -48,10 +48,15 @@ func (s *Server) Parameter(name string) (Parameter, bool) {
 	if !ok {
 		return Parameter{}, false
 	}
+	return cloneParameter(p), true
+}
+
+// cloneParameter is a snapshot of p that shares nothing with it.
+func cloneParameter(p *Parameter) Parameter {
 	c := *p
 	c.Tags = slices.Clone(p.Tags)
 	c.Versions = slices.Clone(p.Versions)
-	return c, true
+	return c
 }
 
 var ssmOperations = map[string]jsonOperation{

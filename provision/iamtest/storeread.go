@@ -105,9 +105,7 @@ func (s *Server) Parameters() []Parameter {
 	defer s.mu.Unlock()
 	var out []Parameter
 	for _, p := range s.stores.get().params {
-		c := *p
-		c.Tags, c.Versions = slices.Clone(p.Tags), slices.Clone(p.Versions)
-		out = append(out, c)
+		out = append(out, cloneParameter(p))
 	}
 	slices.SortFunc(out, func(a, b Parameter) int { return strings.Compare(a.Name, b.Name) })
 	return out

@@ -134,42 +134,51 @@ func isNoSuchEntity(err error) bool {
 	return errors.As(err, &nse)
 }
 
-func (r *remoteState) userNames() []string {
-	var names []string
-	p := iam.NewListUsersPaginator(r.c, &iam.ListUsersInput{})
+// pager is the part of an SDK paginator eachPage calls.
+type pager[O any] interface {
+	HasMorePages() bool
+	NextPage(context.Context, ...func(*iam.Options)) (O, error)
+}
+
+// eachPage calls f with every page p answers, failing the test (must) on
+// a page's error; what names the call.
+func eachPage[O any](r *remoteState, p pager[O], what string, f func(O)) {
+	r.t.Helper()
 	for p.HasMorePages() {
 		page, err := p.NextPage(r.ctx)
-		r.must(err, "ListUsers")
+		r.must(err, what)
+		f(page)
+	}
+}
+
+func (r *remoteState) userNames() []string {
+	var names []string
+	eachPage(r, iam.NewListUsersPaginator(r.c, &iam.ListUsersInput{}), "ListUsers", func(page *iam.ListUsersOutput) {
 		for _, u := range page.Users {
 			names = append(names, aws.ToString(u.UserName))
 		}
-	}
+	})
 	return names
 }
 
 func (r *remoteState) groupNames() []string {
 	var names []string
-	p := iam.NewListGroupsPaginator(r.c, &iam.ListGroupsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(r.ctx)
-		r.must(err, "ListGroups")
+	eachPage(r, iam.NewListGroupsPaginator(r.c, &iam.ListGroupsInput{}), "ListGroups", func(page *iam.ListGroupsOutput) {
 		for _, g := range page.Groups {
 			names = append(names, aws.ToString(g.GroupName))
 		}
-	}
+	})
 	return names
 }
 
 func (r *remoteState) policyARNs() []string {
 	var arns []string
 	p := iam.NewListPoliciesPaginator(r.c, &iam.ListPoliciesInput{Scope: types.PolicyScopeTypeLocal})
-	for p.HasMorePages() {
-		page, err := p.NextPage(r.ctx)
-		r.must(err, "ListPolicies")
+	eachPage(r, p, "ListPolicies", func(page *iam.ListPoliciesOutput) {
 		for _, pol := range page.Policies {
 			arns = append(arns, aws.ToString(pol.Arn))
 		}
-	}
+	})
 	return arns
 }
 
@@ -272,57 +281,47 @@ func (r *remoteState) User(name string) (User, bool) {
 
 func (r *remoteState) readUserTags(u *User) {
 	p := iam.NewListUserTagsPaginator(r.c, &iam.ListUserTagsInput{UserName: aws.String(u.Name)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(r.ctx)
-		r.must(err, "ListUserTags")
+	eachPage(r, p, "ListUserTags", func(page *iam.ListUserTagsOutput) {
 		for _, tg := range page.Tags {
 			u.Tags = append(u.Tags, Tag{Key: aws.ToString(tg.Key), Value: aws.ToString(tg.Value)})
 		}
-	}
+	})
 }
 
 func (r *remoteState) readUserPolicies(u *User) {
 	name := aws.String(u.Name)
 	p := iam.NewListUserPoliciesPaginator(r.c, &iam.ListUserPoliciesInput{UserName: name})
-	for p.HasMorePages() {
-		page, err := p.NextPage(r.ctx)
-		r.must(err, "ListUserPolicies")
+	eachPage(r, p, "ListUserPolicies", func(page *iam.ListUserPoliciesOutput) {
 		for _, pn := range page.PolicyNames {
 			doc, err := r.c.GetUserPolicy(r.ctx, &iam.GetUserPolicyInput{UserName: name, PolicyName: aws.String(pn)})
 			r.must(err, "GetUserPolicy "+pn)
 			u.InlinePolicies[pn] = decodeDocument(aws.ToString(doc.PolicyDocument))
 		}
-	}
+	})
 	ap := iam.NewListAttachedUserPoliciesPaginator(r.c, &iam.ListAttachedUserPoliciesInput{UserName: name})
-	for ap.HasMorePages() {
-		page, err := ap.NextPage(r.ctx)
-		r.must(err, "ListAttachedUserPolicies")
+	eachPage(r, ap, "ListAttachedUserPolicies", func(page *iam.ListAttachedUserPoliciesOutput) {
 		for _, a := range page.AttachedPolicies {
 			u.AttachedPolicies[aws.ToString(a.PolicyArn)] = aws.ToString(a.PolicyName)
 		}
-	}
+	})
 }
 
 func (r *remoteState) readUserGroups(u *User) {
 	p := iam.NewListGroupsForUserPaginator(r.c, &iam.ListGroupsForUserInput{UserName: aws.String(u.Name)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(r.ctx)
-		r.must(err, "ListGroupsForUser")
+	eachPage(r, p, "ListGroupsForUser", func(page *iam.ListGroupsForUserOutput) {
 		for _, g := range page.Groups {
 			u.Groups = append(u.Groups, aws.ToString(g.GroupName))
 		}
-	}
+	})
 }
 
 func (r *remoteState) readUserKeys(u *User) {
 	p := iam.NewListAccessKeysPaginator(r.c, &iam.ListAccessKeysInput{UserName: aws.String(u.Name)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(r.ctx)
-		r.must(err, "ListAccessKeys")
+	eachPage(r, p, "ListAccessKeys", func(page *iam.ListAccessKeysOutput) {
 		for _, k := range page.AccessKeyMetadata {
 			u.AccessKeys = append(u.AccessKeys, AccessKey{ID: aws.ToString(k.AccessKeyId), Status: string(k.Status), Created: aws.ToTime(k.CreateDate)})
 		}
-	}
+	})
 }
 
 // decodeDocument undoes the URL encoding IAM applies to the policy
@@ -438,16 +437,14 @@ func (r *remoteState) Policy(arn string) (ManagedPolicy, bool) {
 func (r *remoteState) policyVersions(arn *string) []PolicyVersion {
 	var vs []PolicyVersion
 	p := iam.NewListPolicyVersionsPaginator(r.c, &iam.ListPolicyVersionsInput{PolicyArn: arn})
-	for p.HasMorePages() {
-		page, err := p.NextPage(r.ctx)
-		r.must(err, "ListPolicyVersions")
+	eachPage(r, p, "ListPolicyVersions", func(page *iam.ListPolicyVersionsOutput) {
 		for _, v := range page.Versions {
 			got, err := r.c.GetPolicyVersion(r.ctx, &iam.GetPolicyVersionInput{PolicyArn: arn, VersionId: v.VersionId})
 			r.must(err, "GetPolicyVersion")
 			vs = append(vs, PolicyVersion{ID: aws.ToString(v.VersionId), Document: decodeDocument(aws.ToString(got.PolicyVersion.Document)),
 				Created: aws.ToTime(v.CreateDate)})
 		}
-	}
+	})
 	slices.SortFunc(vs, func(a, b PolicyVersion) int { return versionNumber(a.ID) - versionNumber(b.ID) })
 	return vs
 }
