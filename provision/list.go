@@ -239,17 +239,13 @@ func describeKey(ctx context.Context, c IAMAPI, user string, k types.AccessKeyMe
 		return lk, missing("ListAccessKeys", "AccessKeyMetadata.Status (of access key "+lk.AccessKeyID+")")
 	}
 	lk.AgeDays = int(in.Now.Sub(lk.Created).Hours() / 24)
-	used, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId})
+	use, err := lastUse(ctx, c, lk.AccessKeyID)
 	if err != nil {
-		return lk, awsError("GetAccessKeyLastUsed", lk.AccessKeyID, err)
+		return lk, err
 	}
-	lu := used.AccessKeyLastUsed
-	if lu == nil { // required: without it the key's use is unknown, not "never"
-		return lk, missing("GetAccessKeyLastUsed", "AccessKeyLastUsed")
-	}
-	if lu.LastUsedDate != nil {
-		lk.LastUsed, lk.LastUsedService, lk.LastUsedRegion = lu.LastUsedDate, aws.ToString(lu.ServiceName), aws.ToString(lu.Region)
-		lk.InUse = in.Now.Sub(*lu.LastUsedDate) < in.InUseWithin
+	if use != nil {
+		lk.LastUsed, lk.LastUsedService, lk.LastUsedRegion = &use.When, use.Service, use.Region
+		lk.InUse = in.Now.Sub(use.When) < in.InUseWithin
 	}
 	return lk, nil
 }
