@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -129,26 +128,15 @@ func describeAll(ctx context.Context, c IAMAPI, users []types.User, in ListInput
 	errs := make([]error, len(users))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, len(users)) {
-		wg.Go(func() {
-			for i := range jobs {
-				out[i], errs[i] = describeUser(ctx, c, users[i], in)
-				if errs[i] != nil && !errors.Is(errs[i], errUserGone) {
-					cancel()
-				}
-			}
-		})
-	}
-	for i := range users {
+	each(len(users), workers, func(i int) {
 		if ctx.Err() != nil {
-			break
+			return
 		}
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+		out[i], errs[i] = describeUser(ctx, c, users[i], in)
+		if errs[i] != nil && !errors.Is(errs[i], errUserGone) {
+			cancel()
+		}
+	})
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, errUserGone) {
 			return nil, nil, beforeChange(err)
