@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -129,26 +128,15 @@ func describeAll(ctx context.Context, c IAMAPI, users []types.User, in ListInput
 	errs := make([]error, len(users))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, len(users)) {
-		wg.Go(func() {
-			for i := range jobs {
-				out[i], errs[i] = describeUser(ctx, c, users[i], in)
-				if errs[i] != nil && !errors.Is(errs[i], errUserGone) {
-					cancel()
-				}
-			}
-		})
-	}
-	for i := range users {
+	each(len(users), workers, func(i int) {
 		if ctx.Err() != nil {
-			break
+			return
 		}
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+		out[i], errs[i] = describeUser(ctx, c, users[i], in)
+		if errs[i] != nil && !errors.Is(errs[i], errUserGone) {
+			cancel()
+		}
+	})
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, errUserGone) {
 			return nil, nil, beforeChange(err)
@@ -239,17 +227,13 @@ func describeKey(ctx context.Context, c IAMAPI, user string, k types.AccessKeyMe
 		return lk, missing("ListAccessKeys", "AccessKeyMetadata.Status (of access key "+lk.AccessKeyID+")")
 	}
 	lk.AgeDays = int(in.Now.Sub(lk.Created).Hours() / 24)
-	used, err := c.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId})
+	use, err := lastUse(ctx, c, lk.AccessKeyID)
 	if err != nil {
-		return lk, awsError("GetAccessKeyLastUsed", lk.AccessKeyID, err)
+		return lk, err
 	}
-	lu := used.AccessKeyLastUsed
-	if lu == nil { // required: without it the key's use is unknown, not "never"
-		return lk, missing("GetAccessKeyLastUsed", "AccessKeyLastUsed")
-	}
-	if lu.LastUsedDate != nil {
-		lk.LastUsed, lk.LastUsedService, lk.LastUsedRegion = lu.LastUsedDate, aws.ToString(lu.ServiceName), aws.ToString(lu.Region)
-		lk.InUse = in.Now.Sub(*lu.LastUsedDate) < in.InUseWithin
+	if use != nil {
+		lk.LastUsed, lk.LastUsedService, lk.LastUsedRegion = &use.When, use.Service, use.Region
+		lk.InUse = in.Now.Sub(use.When) < in.InUseWithin
 	}
 	return lk, nil
 }
