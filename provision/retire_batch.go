@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -197,27 +196,6 @@ func takeStep(ctx context.Context, c IAMAPI, o RetireOutcome, in RetireInput) Re
 		out.Status, out.Error = "failed", err.Error()
 	}
 	return out
-}
-
-// each runs f(0..n-1), workers at a time (default DefaultRetireConcurrency).
-func each(n, workers int, f func(i int)) {
-	if workers <= 0 {
-		workers = DefaultRetireConcurrency
-	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Go(func() {
-			for i := range jobs {
-				f(i)
-			}
-		})
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
 }
 
 // userErrors is several users' errors, with the worst exit code.
