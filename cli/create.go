@@ -183,14 +183,7 @@ func runCreate(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
-		if err := target.checkFree(); err != nil {
-			return err
-		}
-		if target.path != "" {
-			plan = append(plan, fmt.Sprintf("write the credentials file %s (%s, mode 0600)", target.path, target.format))
-		}
-		plan = append(plan, target.store.storePlan(in.UserName)...)
-		return printPlan(io, format, planOutput{Command: "create", Steps: plan, File: target.path, Format: fileFormatName(target), Store: target.storeSpec()})
+		return target.printDryRun(io, format, "create", in.UserName, plan, "write the credentials file %s (%s, mode 0600)")
 	}
 	opts := awsOptions(c, io)
 	client, err := iamClient(c.Context, opts)
@@ -276,6 +269,21 @@ type planOutput struct {
 	File    string   `json:"file,omitempty"`
 	Format  string   `json:"format,omitempty"`
 	Store   string   `json:"store,omitempty"`
+}
+
+// printDryRun ends command's dry run for user: it refuses a taken file,
+// then prints plan and the delivery's steps: fileStep (formatted with the
+// file and its format) when there is a file, then extra, then the store's.
+func (t fileTarget) printDryRun(io stdio, format, command, user string, plan []string, fileStep string, extra ...string) error {
+	if err := t.checkFree(); err != nil {
+		return err
+	}
+	if t.path != "" {
+		plan = append(plan, fmt.Sprintf(fileStep, t.path, t.format))
+	}
+	plan = append(plan, extra...)
+	plan = append(plan, t.store.storePlan(user)...)
+	return printPlan(io, format, planOutput{Command: command, Steps: plan, File: t.path, Format: fileFormatName(t), Store: t.storeSpec()})
 }
 
 // printPlan prints a dry run's plan: a step a line, or with --output json

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -102,7 +103,7 @@ func runList(c *cli.Context, io stdio) error {
 	}
 	inUse, err := parseAgeFor("--"+flagInUseWithin, c.String(flagInUseWithin))
 	if err != nil || inUse == 0 {
-		return exitcode.UsageError(cmpErr(err, fmt.Errorf("--%s must be more than 0", flagInUseWithin)))
+		return exitcode.UsageError(cmp.Or(err, fmt.Errorf("--%s must be more than 0", flagInUseWithin)))
 	}
 	client, err := iamClient(c.Context, awsOptions(c, io))
 	if err != nil {
@@ -204,12 +205,4 @@ func userNote(u provision.ListedUser) string {
 		return "retiring " + u.PendingRetirement.AccessKeyID + ", which is gone"
 	}
 	return ""
-}
-
-// cmpErr is err, or def when err is nil.
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }

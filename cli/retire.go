@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -237,7 +238,7 @@ func printRetired(io stdio, format string, in provision.RetireManyInput, sum pro
 		return writeJSON(io, sum)
 	}
 	if len(sum.Outcomes) == 0 {
-		fmt.Fprintf(io.err, "no retirement pending under %s\n", cmpOrSlash(in.PathPrefix))
+		fmt.Fprintf(io.err, "no retirement pending under %s\n", cmp.Or(in.PathPrefix, "/"))
 		return nil
 	}
 	if sum.DryRun {
@@ -276,13 +277,6 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func cmpOrSlash(prefix string) string {
-	if prefix == "" {
-		return "/"
-	}
-	return prefix
 }
 
 // checkRetireFlags checks rotate's retirement flags and says that

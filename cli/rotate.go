@@ -101,18 +101,11 @@ func runRotate(c *cli.Context, io stdio) error {
 		if err != nil {
 			return err
 		}
-		if err := target.checkFree(); err != nil {
-			return err
-		}
-		if target.path != "" {
-			plan = append(plan, fmt.Sprintf("the credentials file: %s (%s, mode 0600)", target.path, target.format))
-		}
+		var tagged []string
 		if target.store == nil {
-			plan = append(plan, fmt.Sprintf("and the secret store IAM user %s's %s tag names, if any (iam:GetUser)", in.UserName, store.UserTagStore))
+			tagged = append(tagged, fmt.Sprintf("and the secret store IAM user %s's %s tag names, if any (iam:GetUser)", in.UserName, store.UserTagStore))
 		}
-		plan = append(plan, target.store.storePlan(in.UserName)...)
-		return printPlan(io, format, planOutput{Command: "rotate --strategy " + in.Strategy, Steps: plan, File: target.path,
-			Format: fileFormatName(target), Store: target.storeSpec()})
+		return target.printDryRun(io, format, "rotate --strategy "+in.Strategy, in.UserName, plan, "the credentials file: %s (%s, mode 0600)", tagged...)
 	}
 	if in.Strategy == provision.StrategyRecreate {
 		if in.Confirm, err = confirmRecreate(c, io, in.UserName); err != nil {
