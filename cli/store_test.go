@@ -367,3 +367,17 @@ func TestStoreMove(t *testing.T) {
 	assert.Contains(t, res.stderr, strings.Join([]string{del("password"), del("host"), del("port"), del("username"), del("secret_access_key")}, " && "))
 	assertStoreHolds(t, srv, "secretsmanager:new/smtp", "mover")
 }
+
+// TestVerifyStoreRegionNamesItsSource: a region verify --store cannot use
+// is reported under the flag it came from, never blamed on a flag the
+// operator did not give.
+func TestVerifyStoreRegionNamesItsSource(t *testing.T) {
+	iamtest.Isolate(t)
+	res := runCLI(t, "", "verify", "--store", "secretsmanager:smtp/x", "--store-region", "mars")
+	assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "--store-region: ")
+	res = runCLI(t, "", "verify", "--store", "secretsmanager:smtp/x", "--region", "mars")
+	assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+	assert.Contains(t, res.stderr, `"mars" is not an AWS region name`)
+	assert.NotContains(t, res.stderr, "--store-region", "the region came from --region")
+}

@@ -57,22 +57,22 @@ func storeEntries(c *cli.Context, io stdio) ([]credfile.Entry, error) {
 
 // verifyStoreRegion is the store's region: --store-region, --region, or the configured one.
 func verifyStoreRegion(c *cli.Context, io stdio) (string, error) {
-	region := c.String(flagStoreRegion)
+	region, source := c.String(flagStoreRegion), "--"+flagStoreRegion
 	if region == "" {
-		region = c.String(flagRegion)
+		region, source = c.String(flagRegion), "--"+flagRegion
 	}
 	if region == "" {
 		configured, err := configuredRegion(c, io)
 		if err != nil {
 			return "", err
 		}
-		region = configured
+		region, source = configured, "the configured region (AWS_REGION or the profile's region)"
 	}
 	if region == "" {
 		return "", exitcode.UsageError(errors.New("--store needs --store-region (or --region, or AWS_REGION): a secret lives in one region"))
 	}
 	if err := derive.CheckRegion(region, true); err != nil {
-		return "", exitcode.UsageError(fmt.Errorf("--%s: %w", flagStoreRegion, err))
+		return "", exitcode.UsageError(fmt.Errorf("%s: %w", source, err))
 	}
 	return region, nil
 }
