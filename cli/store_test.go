@@ -381,3 +381,14 @@ func TestVerifyStoreRegionNamesItsSource(t *testing.T) {
 	assert.Contains(t, res.stderr, `"mars" is not an AWS region name`)
 	assert.NotContains(t, res.stderr, "--store-region", "the region came from --region")
 }
+
+// TestVerifyStoreConfiguredRegionNamesItsSource: a bad configured region
+// (AWS_REGION) is not blamed on --store-region, which was not given.
+func TestVerifyStoreConfiguredRegionNamesItsSource(t *testing.T) {
+	iamtest.Isolate(t)
+	t.Setenv("AWS_REGION", "mars")
+	res := runCLI(t, "", "verify", "--store", "secretsmanager:smtp/x")
+	assert.Equal(t, exitcode.Usage, res.code, res.stderr)
+	assert.NotContains(t, res.stderr, "--store-region:", "the region came from AWS_REGION")
+	assert.Contains(t, res.stderr, "mars")
+}
